@@ -1,0 +1,76 @@
+"""Small confluent-kafka helpers shared by the CLI tools and the tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def make_producer(bootstrap: str, **conf: Any) -> Producer:
+    """A producer tuned for throughput (lz4 off: the embedded broker stores as given)."""
+    base = {
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 20,
+        "batch.num.messages": 10000,
+        "queue.buffering.max.messages": 500000,
+        "enable.idempotence": False,
+        "acks": "all",
+    }
+    base.update(conf)
+    return Producer(base)
+
+
+def make_consumer(bootstrap: str, group: str, **conf: Any) -> Consumer:
+    """A consumer that starts at the earliest offset and never commits."""
+    base = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 10000,
+    }
+    base.update(conf)
+    return Consumer(base)
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int = 4,
+    config: dict[str, str] | None = None,
+    timeout: float = 15.0,
+) -> None:
+    """Create any of ``topics`` that do not exist yet (existing ones are left as they are)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout
+    wanted = set(topics)
+    while True:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+        missing = sorted(wanted - existing)
+        if not missing:
+            return
+        futures = admin.create_topics(
+            [NewTopic(t, partitions, 1, config=dict(config or {})) for t in missing]
+        )
+        for topic, fut in futures.items():
+            try:
+                fut.result(timeout)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc) and time.monotonic() > deadline:
+                    raise RuntimeError(f"could not create topic {topic}: {exc}") from exc
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics not visible after {timeout}s: {missing}")
+        time.sleep(0.2)
+
+
+def topic_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
+    """How many partitions ``topic`` has (0 when it does not exist)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    meta = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return 0
+    return len(meta.partitions)
