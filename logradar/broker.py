@@ -106,7 +106,9 @@ def start_broker(
     )
     if not wait_for_port(host, port, timeout):
         proc.kill()
-        raise BrokerUnavailable(f"the embedded broker did not listen on {host}:{port} in {timeout}s")
+        raise BrokerUnavailable(
+            f"the embedded broker did not listen on {host}:{port} in {timeout}s"
+        )
     return EmbeddedBroker(proc, host, port)
 
 

@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     hopping_size_s: int = Field(300, gt=0, description="Hopping window size, seconds.")
     hopping_step_s: int = Field(60, gt=0, description="Hopping window step, seconds.")
     grace_s: float = Field(10, ge=0, description="How far behind the watermark an event may be.")
-    idle_flush_s: float = Field(30, gt=0, description="Wall seconds without input before windows close.")
+    idle_flush_s: float = Field(
+        30, gt=0, description="Wall seconds without input before windows close."
+    )
     data_dir: Path = Field(Path("./.logradar"), description="Faust's data directory.")
     rules: str = Field("", description="Path of a YAML rules file; empty = built-in defaults.")
     text_formats: str = Field(
@@ -51,8 +53,12 @@ class Settings(BaseSettings):
             "'topic=fmt,fmt;topic2=fmt'; empty = every built-in format."
         ),
     )
-    burst_threshold: int = Field(10, gt=0, description="ERROR+FATAL per tumbling window that fires.")
-    max_service_labels: int = Field(500, gt=0, description="Distinct service label values in metrics.")
+    burst_threshold: int = Field(
+        10, gt=0, description="ERROR+FATAL per tumbling window that fires."
+    )
+    max_service_labels: int = Field(
+        500, gt=0, description="Distinct service label values in metrics."
+    )
     session_timeout_s: float = Field(10, gt=0, description="Kafka consumer session timeout.")
     batch_size: int = Field(2000, gt=0, description="Records per processing batch.")
     batch_within_s: float = Field(0.1, gt=0, description="Longest wait to fill a batch, seconds.")

@@ -1,0 +1,86 @@
+"""logradar's Prometheus metrics, built once per registry.
+
+Labels come from closed sets: levels are an enum, reasons and rules come from
+code, and service names are capped (past the cap they report as ``_other``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OTHER = "_other"
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400, float("inf"))
+
+
+class LabelCap:
+    """Admits the first ``limit`` distinct values; every later one becomes ``_other``."""
+
+    __slots__ = ("limit", "seen")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit:
+            return OTHER
+        self.seen.add(value)
+        return value
+
+
+@dataclass(frozen=True)
+class Metrics:
+    events: Counter
+    dead_letters: Counter
+    late_events: Counter
+    duplicates: Counter
+    windows_closed: Counter
+    alerts: Counter
+    event_lag: Histogram
+    open_windows: Gauge
+    watermark: Gauge
+    service_cap: LabelCap
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry, max_services: int = 500) -> Metrics:
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(f"logradar_{name}", doc, labels, registry=registry)
+
+        return cls(
+            events=counter("events", "Log events counted.", ("service", "level")),
+            dead_letters=counter("dead_letters", "Records dead-lettered.", ("reason",)),
+            late_events=counter("late_events", "Events whose window had already closed (dropped)."),
+            duplicates=counter(
+                "replayed_events", "Records skipped because the state already included them."
+            ),
+            windows_closed=counter("windows_closed", "Windows closed and emitted.", ("kind",)),
+            alerts=counter("alerts", "Alerts emitted.", ("rule", "severity", "state")),
+            event_lag=Histogram(
+                "logradar_event_lag_seconds",
+                "Wall time minus event time when an event is processed.",
+                buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            open_windows=Gauge(
+                "logradar_open_window_buckets",
+                "Step buckets held for windows not yet closed, on this worker.",
+                registry=registry,
+            ),
+            watermark=Gauge(
+                "logradar_watermark_seconds",
+                "Newest event time seen across this worker's partitions.",
+                registry=registry,
+            ),
+            service_cap=LabelCap(max_services),
+        )
+
+    def count_events(self, per_key: Mapping[tuple[str, str], int]) -> None:
+        """Add a batch's per-(service, level) event counts."""
+        cap = self.service_cap
+        for (service, level), n in per_key.items():
+            self.events.labels(cap(service), level).inc(n)

@@ -1,0 +1,127 @@
+"""Everything logradar does with the events of one source partition.
+
+A :class:`PartitionPipeline` owns the partition's windows and detectors. The
+Faust agent (or the backtester) feeds it events in offset order, asks it to
+close what the watermark has passed, sends what it returns, and persists the
+records :meth:`PartitionPipeline.take_dirty` hands out. State records carry
+the source offset they include, so a record replayed after a crash is
+recognised and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from logradar.alerts import Alert
+from logradar.detectors.burst import BurstConfig, BurstDetector
+from logradar.model import LogEvent
+from logradar.windows import COUNTED, LATE, REPLAYED, PartitionWindows, WindowCount, WindowSpec
+
+SEP = "\x1f"
+META, WINDOW, BURST = "m", "w", "b"
+
+__all__ = ["COUNTED", "LATE", "REPLAYED", "Closed", "PartitionPipeline"]
+
+
+@dataclass(slots=True)
+class Closed:
+    """What closing windows produced: count records and alerts, in emission order."""
+
+    counts: list[WindowCount] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class PartitionPipeline:
+    """Windows and detectors of one source topic-partition (``tp`` names it, e.g. ``logs:3``)."""
+
+    __slots__ = ("tp", "windows", "burst", "offset", "alerts", "_meta_dirty")
+
+    def __init__(self, tp: str, spec: WindowSpec, burst: BurstConfig) -> None:
+        self.tp = tp
+        self.windows = PartitionWindows(spec)
+        self.burst = BurstDetector(burst)
+        self.offset = -1
+        self.alerts: list[Alert] = []
+        self._meta_dirty = False
+
+    def is_replay(self, offset: int) -> bool:
+        """True when the persisted state already includes the record at ``offset``."""
+        return 0 <= offset <= self.offset
+
+    def skip(self, offset: int) -> None:
+        """Mark a record as handled without an event (a dead letter)."""
+        if offset > self.offset:
+            self.offset = offset
+            self._meta_dirty = True
+
+    def process(self, event: LogEvent, offset: int = -1) -> int:
+        """Count one event; COUNTED, LATE or REPLAYED. Firing alerts collect in ``alerts``."""
+        self.skip(offset)
+        status = self.windows.add(event.ts, event.service, event.level, offset)
+        if status != COUNTED:
+            return status
+        alert = self.burst.on_event(event.ts, event.service, event.level, event.message)
+        if alert is not None:
+            self.alerts.append(alert)
+        return COUNTED
+
+    def close_due(self) -> Closed:
+        """Close the windows the watermark has passed; hand out pending alerts."""
+        before = self.windows.closed
+        return self._closed(before, self.windows.close_due())
+
+    def close_all(self) -> Closed:
+        """Close every open window (the partition has been idle)."""
+        before = self.windows.closed
+        return self._closed(before, self.windows.close_all())
+
+    def _closed(self, before: int | None, counts: list[WindowCount]) -> Closed:
+        out = Closed(counts=counts)
+        after = self.windows.closed
+        if after is not None and after != before:
+            self._meta_dirty = True
+            out.alerts.extend(self.burst.on_close(before, after))
+        if self.alerts:
+            out.alerts[:0] = self.alerts
+            self.alerts = []
+        return out
+
+    # -- persistence -----------------------------------------------------
+    def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """State records changed since the last call: (table key, value or None to delete)."""
+        tp = self.tp
+        out: list[tuple[str, dict[str, Any] | None]] = []
+        for (service, level), value in self.windows.take_dirty():
+            out.append((SEP.join((tp, WINDOW, service, level)), value))
+        for service, value in self.burst.take_dirty():
+            out.append((SEP.join((tp, BURST, service)), value))
+        if out or self._meta_dirty:
+            meta = self.windows.meta()
+            meta["o"] = self.offset
+            out.append((SEP.join((tp, META)), meta))
+            self._meta_dirty = False
+        return out
+
+    def owns(self, key: str) -> bool:
+        return key.startswith(self.tp + SEP)
+
+    def restore(self, items: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Rebuild state from persisted records (those of other partitions are ignored)."""
+        prefix = self.tp + SEP
+        for key, value in items:
+            if value is None or not key.startswith(prefix):
+                continue
+            kind, _, rest = key[len(prefix) :].partition(SEP)
+            if kind == META:
+                self.windows.restore_meta(value)
+                self.offset = int(value.get("o", -1))
+            elif kind == WINDOW:
+                service, _, level = rest.rpartition(SEP)
+                self.windows.restore_key((service, level), value)
+            elif kind == BURST:
+                self.burst.restore(rest, value)
+
+    def open_windows(self) -> int:
+        return self.windows.open_windows()
