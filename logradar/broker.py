@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class BrokerUnavailable(RuntimeError):
@@ -87,7 +88,7 @@ def start_broker(
     """Start Tansu on host:port (a free port when None) and wait until it listens."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    out: Any = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(  # noqa: S603 - a fixed binary and arguments
         [
             broker_binary(),
@@ -104,6 +105,8 @@ def start_broker(
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         start_new_session=True,
     )
+    if log_path:
+        out.close()  # the child has its own descriptor
     if not wait_for_port(host, port, timeout):
         proc.kill()
         raise BrokerUnavailable(

@@ -243,4 +243,3 @@ class PartitionWindows:
 
     def open_windows(self) -> int:
         return sum(len(s.buckets) for s in self.keys.values())
-

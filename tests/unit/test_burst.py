@@ -94,7 +94,7 @@ def test_fires_again_after_resolution() -> None:
 def test_state_round_trips_and_forgets_closed_windows() -> None:
     det = BurstDetector(CFG)
     errors(det, "api", 0, 7)
-    for service, data in det.take_dirty():
+    for _service, data in det.take_dirty():
         assert data is not None
         restored = BurstState.from_dict(data)
         assert restored.counts == {0: 7} and len(restored.evidence[0]) == 5

@@ -143,7 +143,9 @@ def reference(events: list[tuple[float, str, str]], spec: WindowSpec) -> tuple[d
         t = spec.tumbling_start(ts)
         counts[("tumbling", service, level, t)] = counts.get(("tumbling", service, level, t), 0) + 1
         for h in spec.hopping_starts(ts):
-            counts[("hopping", service, level, h)] = counts.get(("hopping", service, level, h), 0) + 1
+            counts[("hopping", service, level, h)] = (
+                counts.get(("hopping", service, level, h), 0) + 1
+            )
     return counts, late
 
 

@@ -1,0 +1,1 @@
+"""Faust agents: decode -> call the logradar engine -> write tables and topics."""

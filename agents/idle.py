@@ -1,0 +1,15 @@
+"""Closes the windows of partitions that have been idle for IDLE_FLUSH_S wall seconds."""
+
+from __future__ import annotations
+
+from agents.outputs import send
+from streams.app import app, settings
+from tables.state import persist, processor
+
+
+@app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
+async def flush_idle() -> None:
+    result = processor.flush_idle()
+    if result.state or result.counts or result.alerts:
+        await send(result)
+        persist(result)

@@ -1,0 +1,301 @@
+"""The ``logradar`` command line.
+
+Only typer and the standard library are imported here at the top, so
+``logradar --help`` is quick; each command imports what it needs (Kafka
+clients, rich, the Faust app) when it runs.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from logradar.replay import ReplayStats
+    from logradar.settings import Settings
+
+app = typer.Typer(
+    name="logradar",
+    help="Stream processing of application logs on Kafka: windowed counts, alerts, metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+class Scenario(StrEnum):
+    steady = "steady"
+    error_burst = "error-burst"
+
+
+class TailKind(StrEnum):
+    alerts = "alerts"
+    counts = "counts"
+    dead_letter = "dead-letter"
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    print(f"logradar: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    """The process Settings; an invalid one is reported in one line and exits 2."""
+    from logradar.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+
+
+def _report(verb: str, stats: ReplayStats, where: str) -> None:
+    print(
+        f"{verb} {stats.records:,} records ({stats.bytes:,} bytes) to {where} "
+        f"in {stats.seconds:.1f}s ({stats.rate:,.0f}/s)",
+        file=sys.stderr,
+    )
+
+
+@app.command()
+def generate(
+    rate: Annotated[float, typer.Option(min=0.001, help="Events per second of event time.")] = 200,
+    count: Annotated[
+        int | None, typer.Option(min=0, help="Baseline records to make [default: unbounded].")
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds of event time (count = duration x rate)."),
+    ] = None,
+    services: Annotated[int, typer.Option(min=1, help="How many services log.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same records.")] = 0,
+    scenario: Annotated[Scenario, typer.Option(help="Traffic shape.")] = Scenario.steady,
+    burst_at: Annotated[
+        float, typer.Option(help="error-burst: seconds after the start the burst begins.")
+    ] = 600,
+    bad_every: Annotated[
+        int, typer.Option(min=0, help="Make every Nth record a bad one (0: none).")
+    ] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="Write a file (as fast as possible) instead of producing live to Kafka.",
+        ),
+    ] = None,
+) -> None:
+    """Make synthetic logs: to a file, or live to the first input topic at RATE/s.
+
+    A file covers the DURATION (default 900 s) that ends at the start of the
+    current minute. Live, event time is wall time and it runs until COUNT,
+    DURATION or Ctrl-C.
+    """
+    if count is not None and duration is not None:
+        _fail("give --count or --duration, not both", 2)
+    if duration is not None:
+        count = math.ceil(duration * rate)
+    if output is not None:
+        from logradar.generate import generate as make
+        from logradar.generate import write_lines
+
+        if count is None:
+            count = math.ceil(900 * rate)
+        start = math.floor(time.time() / 60) * 60 - count / rate
+        records = make(
+            start_ts=start,
+            rate=rate,
+            count=count,
+            services=services,
+            seed=seed,
+            scenario=scenario.value,
+            bad_every=bad_every,
+            burst_at_s=burst_at,
+        )
+        written = write_lines(output, records)
+        print(f"wrote {written:,} records to {output}", file=sys.stderr)
+        return
+
+    from logradar.generate import live_generate
+    from logradar.kafka import ensure_topics
+    from logradar.replay import DeliveryError
+
+    settings = _settings()
+    topic = settings.input_topics[0]
+    try:
+        ensure_topics(settings.bootstrap_servers, [topic], settings.topic_partitions)
+        stats = live_generate(
+            bootstrap=settings.bootstrap_servers,
+            topic=topic,
+            rate=rate,
+            count=count,
+            services=services,
+            seed=seed,
+            scenario=scenario.value,
+            bad_every=bad_every,
+            burst_at_s=burst_at,
+            window_s=settings.tumbling_s,
+            progress=sys.stderr.isatty(),
+        )
+    except DeliveryError as exc:
+        _report("sent", exc.stats, topic)
+        _fail(str(exc))
+    except RuntimeError as exc:  # ensure_topics: broker unreachable
+        _fail(str(exc))
+    _report("sent", stats, topic)
+
+
+@app.command()
+def replay(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Log files, one record a line."
+        ),
+    ],
+    topic: Annotated[
+        str | None, typer.Option(help="Topic to write to [default: the first input topic].")
+    ] = None,
+    format: Annotated[  # noqa: A002 - the option is --format
+        str | None, typer.Option("--format", help="Parse lines as this format only.")
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Pace by event time at SPEED x real time [default: max]."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Send log files to Kafka, one record per line, keyed by service."""
+    from logradar.kafka import ensure_topics
+    from logradar.replay import DeliveryError
+    from logradar.replay import replay as run
+
+    settings = _settings()
+    target = topic or settings.input_topics[0]
+    try:
+        ensure_topics(settings.bootstrap_servers, [target], settings.topic_partitions)
+        stats = run(
+            files,
+            bootstrap=settings.bootstrap_servers,
+            topic=target,
+            fmt=format,
+            speed=speed,
+            progress=progress and sys.stderr.isatty(),
+        )
+    except DeliveryError as exc:
+        _report("sent", exc.stats, target)
+        _fail(str(exc))
+    except RuntimeError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    _report("replayed", stats, target)
+
+
+@app.command()
+def tail(
+    kind: Annotated[TailKind, typer.Argument(help="Which output to follow.")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print each value as it is, one JSON a line.")
+    ] = False,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest record.")
+    ] = False,
+    max_records: Annotated[
+        int | None, typer.Option("--max", min=1, help="Stop after N records.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="Stop after S seconds without a record.")
+    ] = None,
+) -> None:
+    """Follow the alerts, window counts or dead letters (Ctrl-C stops)."""
+    from logradar.tail import tail as run
+
+    settings = _settings()
+    run(
+        kind.value,
+        settings=settings,
+        json_out=json_out,
+        from_beginning=from_beginning,
+        max_records=max_records,
+        timeout=timeout,
+    )
+
+
+# --- Worker, embedded broker and demo --------------------------------------------
+# These import the Faust app (`streams.app`) and the broker launcher inside the
+# command bodies, never at module level.
+
+
+class LogLevel(StrEnum):
+    crit = "crit"
+    error = "error"
+    warn = "warn"
+    info = "info"
+    debug = "debug"
+
+
+@app.command()
+def worker(
+    loglevel: Annotated[
+        LogLevel, typer.Option("--loglevel", "-l", help="Log level.")
+    ] = LogLevel.info,
+) -> None:
+    """Run a logradar worker: consume the input topics, emit counts, alerts and metrics."""
+    settings = _settings()
+    import faust
+
+    from streams.app import app as faust_app
+
+    print(
+        f"logradar worker {settings.app_id}: {','.join(settings.input_topics)} on "
+        f"{settings.broker}; metrics at http://{settings.web_bind}:{settings.web_port}/metrics",
+        file=sys.stderr,
+    )
+    faust.Worker(faust_app, loglevel=loglevel.value).execute_from_commandline()
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 9092,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu, memory only) in the foreground."""
+    from logradar.broker import BrokerUnavailable, start_broker
+
+    try:
+        b = start_broker(port)
+    except BrokerUnavailable as exc:
+        _fail(str(exc))
+    print(f"embedded broker listening on {b.url} (memory storage; Ctrl-C stops it)")
+    try:
+        b.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Broker port; a free one if taken.")] = 9092,
+    rate: Annotated[float, typer.Option(help="Generated events per second.")] = 200.0,
+) -> None:
+    """Embedded broker, a worker, a generator with an error burst, and a live view."""
+    from logradar.demo import run_demo
+
+    raise typer.Exit(run_demo(duration=duration, port=port, rate=rate))
+
+
+def main() -> None:
+    """Entry point of the ``logradar`` console script."""
+    app()

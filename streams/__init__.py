@@ -1,0 +1,1 @@
+"""The Faust application: app factory, topics and wire records."""

@@ -1,0 +1,53 @@
+"""The Faust app. ``create_app(settings)`` builds it; ``app`` is the one the worker runs.
+
+Every Faust setting comes from :class:`logradar.settings.Settings`, so the
+``LOGRADAR_*`` environment is the only configuration a worker reads.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CollectorRegistry
+
+from logradar.metrics import Metrics
+from logradar.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app configured from ``settings``; agents and tables are autodiscovered."""
+    session = settings.session_timeout_s
+    app = faust.App(
+        settings.app_id,
+        # Faust would read BROKER_URL, WEB_PORT, ... from the environment and let them win over
+        # these arguments; an empty env makes LOGRADAR_* the only configuration.
+        env={},
+        broker=settings.broker,
+        store="memory://",
+        datadir=str(settings.data_dir),
+        autodiscover=["tables", "agents"],
+        origin="streams",
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(session / 5, 0.5),
+        broker_rebalance_timeout=max(session * 2, 10),
+        broker_request_timeout=max(session * 3, 30),
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=max(settings.batch_size * 2, 4096),
+        producer_linger_ms=5,
+        table_standby_replicas=0,
+    )
+    return app
+
+
+settings = get_settings()
+app = create_app(settings)
+registry = CollectorRegistry()
+metrics = Metrics.create(registry, settings.max_service_labels)
+setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")

@@ -1,0 +1,1 @@
+"""Faust tables holding logradar's window and detector state (changelog-backed)."""

@@ -1,0 +1,32 @@
+"""The Faust app takes every setting from logradar's Settings, never from Faust's own env names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logradar.settings import Settings
+
+
+def test_create_app_ignores_fausts_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from streams.app import create_app
+
+    monkeypatch.setenv("BROKER_URL", "kafka://elsewhere:1")
+    monkeypatch.setenv("WEB_PORT", "1234")
+    monkeypatch.setenv("APP_DATADIR", "/nonexistent")
+    settings = Settings(
+        broker="kafka://k1:9092",
+        app_id="pinned",
+        web_port=7777,
+        data_dir=tmp_path,
+        session_timeout_s=12,
+    )
+    app = create_app(settings)
+    assert [str(u) for u in app.conf.broker] == ["kafka://k1:9092"]
+    assert app.conf.web_port == 7777
+    assert app.conf.id == "pinned"
+    assert Path(app.conf.datadir).is_relative_to(tmp_path)
+    assert app.conf.broker_session_timeout == 12
