@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logradar.alerts import Alert
-from logradar.detectors.burst import BurstConfig, BurstDetector
+from logradar.detectors.burst import BurstDetector
+from logradar.detectors.config import DetectorConfigs
 from logradar.model import LogEvent
 from logradar.windows import COUNTED, LATE, REPLAYED, PartitionWindows, WindowCount, WindowSpec
 
@@ -38,10 +39,10 @@ class PartitionPipeline:
 
     __slots__ = ("tp", "windows", "burst", "offset", "alerts", "_meta_dirty")
 
-    def __init__(self, tp: str, spec: WindowSpec, burst: BurstConfig) -> None:
+    def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
         self.tp = tp
         self.windows = PartitionWindows(spec)
-        self.burst = BurstDetector(burst)
+        self.burst = BurstDetector(detectors.burst, spec.tumbling_s)
         self.offset = -1
         self.alerts: list[Alert] = []
         self._meta_dirty = False

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from logradar.alerts import Alert
-from logradar.detectors.burst import BurstConfig
+from logradar.detectors.config import DetectorConfigs
 from logradar.metrics import Metrics
 from logradar.model import DeadLetter, dead_letter_record
 from logradar.parsing import parse
 from logradar.pipeline import COUNTED, LATE, Closed, PartitionPipeline
+from logradar.rules import Rules, default_rules
 from logradar.settings import Settings
 from logradar.windows import WindowCount, WindowSpec
 
@@ -62,13 +63,14 @@ class Processor:
         metrics: Metrics,
         state_items: StateItems,
         clock: Callable[[], float] = time.time,
+        rules: Rules | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.spec = WindowSpec(
             settings.tumbling_s, settings.hopping_size_s, settings.hopping_step_s, settings.grace_s
         )
-        self.burst = BurstConfig(threshold=settings.burst_threshold, window_s=settings.tumbling_s)
+        self.detectors = DetectorConfigs(rules if rules is not None else default_rules())
         self.state_items = state_items
         self.clock = clock
         self.pipelines: dict[str, PartitionPipeline] = {}
@@ -82,7 +84,7 @@ class Processor:
         tp = tp_name(topic, partition)
         pipe = self.pipelines.get(tp)
         if pipe is None:
-            pipe = PartitionPipeline(tp, self.spec, self.burst)
+            pipe = PartitionPipeline(tp, self.spec, self.detectors)
             pipe.restore(self.state_items())
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition

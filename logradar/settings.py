@@ -53,9 +53,6 @@ class Settings(BaseSettings):
             "'topic=fmt,fmt;topic2=fmt'; empty = every built-in format."
         ),
     )
-    burst_threshold: int = Field(
-        10, gt=0, description="ERROR+FATAL per tumbling window that fires."
-    )
     max_service_labels: int = Field(
         500, gt=0, description="Distinct service label values in metrics."
     )

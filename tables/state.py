@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from logradar.processor import BatchResult, Processor
+from logradar.rules import load_rules
 from streams.app import app, metrics, settings
 
 state = app.Table(
@@ -29,7 +30,9 @@ def _items() -> Iterable[tuple[str, Any]]:
     return list(state.data.items())
 
 
-processor = Processor(settings, metrics, _items)
+processor = Processor(
+    settings, metrics, _items, rules=load_rules(settings.rules) if settings.rules else None
+)
 
 
 def persist(result: BatchResult) -> None:

@@ -8,6 +8,7 @@ one ``resolved`` alert when a *closed* window falls below half the threshold.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import floor
@@ -17,15 +18,16 @@ from logradar.alerts import Alert, Evidence, State, alert_id
 from logradar.model import Level
 
 RULE = "error_burst"
-BURST_LEVELS = frozenset({Level.ERROR, Level.FATAL})
+BURST_LEVELS: frozenset[str] = frozenset({Level.ERROR, Level.FATAL})
 EVIDENCE_MAX = 5
 
 
 @dataclass(frozen=True, slots=True)
 class BurstConfig:
     threshold: int = 10
-    window_s: int = 60
     severity: str = "high"
+    levels: frozenset[str] = BURST_LEVELS
+    enabled: bool = True
 
     @property
     def resolve_below(self) -> float:
@@ -65,23 +67,24 @@ def _clock(ts: float) -> str:
 class BurstDetector:
     """Error-burst detection for the services of one source partition."""
 
-    __slots__ = ("config", "states", "dirty")
+    __slots__ = ("config_for", "window_s", "states", "dirty")
 
-    def __init__(self, config: BurstConfig) -> None:
-        self.config = config
+    def __init__(self, config_for: Callable[[str], BurstConfig], window_s: int = 60) -> None:
+        self.config_for = config_for
+        self.window_s = window_s
         self.states: dict[str, BurstState] = {}
         self.dirty: set[str] = set()
 
     def on_event(self, ts: float, service: str, level: str, message: str) -> Alert | None:
-        """Count an ERROR/FATAL event (already known not to be late); maybe fire."""
-        if level not in BURST_LEVELS:
+        """Count an event at a burst level (already known not to be late); maybe fire."""
+        cfg = self.config_for(service)
+        if level not in cfg.levels or not cfg.enabled:
             return None
-        cfg = self.config
         state = self.states.get(service)
         if state is None:
             state = self.states[service] = BurstState()
         self.dirty.add(service)
-        window = floor(ts / cfg.window_s) * cfg.window_s
+        window = floor(ts / self.window_s) * self.window_s
         count = state.counts.get(window, 0) + 1
         state.counts[window] = count
         if state.fired_window is not None:
@@ -107,7 +110,7 @@ class BurstDetector:
         count: int,
         evidence: tuple[Evidence, ...] = (),
     ) -> Alert:
-        cfg = self.config
+        cfg = self.config_for(service)
         if state == "firing":
             verdict = f"threshold {cfg.threshold}"
         else:
@@ -121,15 +124,15 @@ class BurstDetector:
             service=service,
             level="ERROR",
             window_start=window,
-            window_end=window + cfg.window_s,
+            window_end=window + self.window_s,
             event_time=event_time,
             observed=count,
             expected=cfg.resolve_below,
             threshold=cfg.threshold,
             score=round(count / cfg.threshold, 3),
             summary=(
-                f"{service}: {count} ERROR/FATAL in the {cfg.window_s} s window from "
-                f"{_clock(window)} UTC, {verdict}"
+                f"{service}: {count} {'/'.join(sorted(cfg.levels))} in the {self.window_s} s "
+                f"window from {_clock(window)} UTC, {verdict}"
             ),
             evidence=evidence,
             extra={"incident_window_start": incident},
@@ -137,7 +140,7 @@ class BurstDetector:
 
     def on_close(self, closed_from: int | None, closed_to: int) -> list[Alert]:
         """Windows ending in (closed_from, closed_to] have closed: resolve and forget them."""
-        cfg = self.config
+        w_s = self.window_s
         alerts: list[Alert] = []
         for service in sorted(self.states):
             state = self.states[service]
@@ -146,7 +149,7 @@ class BurstDetector:
                 if alert is not None:
                     alerts.append(alert)
                     self.dirty.add(service)
-            done = [w for w in state.counts if w + cfg.window_s <= closed_to]
+            done = [w for w in state.counts if w + w_s <= closed_to]
             for w in done:
                 del state.counts[w]
                 state.evidence.pop(w, None)
@@ -162,10 +165,10 @@ class BurstDetector:
         self, service: str, state: BurstState, closed_from: int | None, closed_to: int
     ) -> Alert | None:
         """The first newly closed window of the incident below half the threshold resolves it."""
-        cfg = self.config
+        cfg = self.config_for(service)
         fired = state.fired_window
         assert fired is not None  # noqa: S101 - the caller checks
-        w_s = cfg.window_s
+        w_s = self.window_s
         window = fired
         if closed_from is not None:
             window = max(fired, (floor((closed_from - w_s) / w_s) + 1) * w_s)
