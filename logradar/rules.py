@@ -49,6 +49,7 @@ __all__ = [
     "Rules",
     "RulesError",
     "ServiceRules",
+    "SessionRule",
     "Step",
     "default_rules",
     "format_duration",
@@ -507,6 +508,17 @@ class Pattern(_Model):
         return None if value is None else _attr_value(value)
 
 
+class SessionRule(_Model):
+    """Sessions per value of ``key`` that end after ``timeout`` without an event."""
+
+    key: NonEmpty
+    timeout: Duration = 300.0
+    long: Duration | None = None
+    max_errors: int | None = Field(None, gt=0)
+    max_sessions: int = Field(50_000, gt=0)
+    severity: Severity = "medium"
+
+
 # --------------------------------------------------------------------------- the rules
 
 
@@ -519,6 +531,9 @@ class Rules(_Model):
     )
     patterns: Annotated[list[Pattern], BeforeValidator(lambda v: [] if v is None else v)] = Field(
         default_factory=list
+    )
+    sessions: Annotated[list[SessionRule], BeforeValidator(lambda v: [] if v is None else v)] = (
+        Field(default_factory=list)
     )
 
     _merged: dict[tuple[str, str], BurstRule | AnomalyRule | RateRule] = PrivateAttr(
@@ -542,6 +557,14 @@ class Rules(_Model):
                     _duplicate(pattern.name, seen[pattern.name]),
                 )
             seen[pattern.name] = i
+        keys: dict[str, int] = {}
+        for i, session in enumerate(self.sessions):
+            if session.key in keys:
+                raise _At(
+                    ("sessions", i, "key"),
+                    f"duplicate session key {session.key!r} (also sessions.{keys[session.key]})",
+                )
+            keys[session.key] = i
         merged: dict[tuple[str, str], BurstRule | AnomalyRule | RateRule] = {}
         for service, over in self.services.items():
             for kind in ("burst", "anomaly", "rate"):
@@ -842,4 +865,14 @@ def summary(rules: Rules) -> list[str]:
     n = len(rules.patterns)
     out.append(f"{n} pattern{'' if n == 1 else 's'}")
     out.extend(f"  {line}" for line in _iter_patterns(rules))
+    n = len(rules.sessions)
+    out.append(f"{n} session rule{'' if n == 1 else 's'}")
+    for s in rules.sessions:
+        alerts = []
+        if s.long is not None:
+            alerts.append(f"longer than {format_duration(s.long)}")
+        if s.max_errors is not None:
+            alerts.append(f"{s.max_errors}+ errors")
+        what = f"; alert on {' or '.join(alerts)} [{s.severity}]" if alerts else ""
+        out.append(f"  sessions by {s.key}, ending after {format_duration(s.timeout)} idle{what}")
     return out

