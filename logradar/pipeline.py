@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from logradar.alerts import Alert
 from logradar.detectors.burst import BurstDetector
@@ -21,7 +21,15 @@ from logradar.model import LogEvent
 from logradar.windows import COUNTED, LATE, REPLAYED, PartitionWindows, WindowCount, WindowSpec
 
 SEP = "\x1f"
-META, WINDOW, BURST = "m", "w", "b"
+META, WINDOW = "m", "w"
+# Prefixes of each detector's state records (after "<tp>\x1f").
+BURST, TEMPLATES = "b", "t"
+
+
+class Stateful(Protocol):
+    def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]: ...
+    def restore(self, key: str, data: dict[str, Any]) -> None: ...
+
 
 __all__ = ["COUNTED", "LATE", "REPLAYED", "Closed", "PartitionPipeline"]
 
@@ -37,12 +45,16 @@ class Closed:
 class PartitionPipeline:
     """Windows and detectors of one source topic-partition (``tp`` names it, e.g. ``logs:3``)."""
 
-    __slots__ = ("tp", "windows", "burst", "offset", "alerts", "_meta_dirty")
+    __slots__ = ("tp", "windows", "burst", "templates", "offset", "alerts", "_meta_dirty", "_parts")
 
     def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
         self.tp = tp
         self.windows = PartitionWindows(spec)
         self.burst = BurstDetector(detectors.burst, spec.tumbling_s)
+        self.templates = detectors.template_detector()
+        self._parts: dict[str, Stateful] = {BURST: self.burst}
+        if self.templates is not None:
+            self._parts[TEMPLATES] = self.templates
         self.offset = -1
         self.alerts: list[Alert] = []
         self._meta_dirty = False
@@ -66,6 +78,11 @@ class PartitionPipeline:
         alert = self.burst.on_event(event.ts, event.service, event.level, event.message)
         if alert is not None:
             self.alerts.append(alert)
+        templates = self.templates
+        if templates is not None and event.level in templates.levels:
+            alert = templates.on_event(event)
+            if alert is not None:
+                self.alerts.append(alert)
         return COUNTED
 
     def close_due(self) -> Closed:
@@ -96,8 +113,8 @@ class PartitionPipeline:
         out: list[tuple[str, dict[str, Any] | None]] = []
         for (service, level), value in self.windows.take_dirty():
             out.append((SEP.join((tp, WINDOW, service, level)), value))
-        for service, value in self.burst.take_dirty():
-            out.append((SEP.join((tp, BURST, service)), value))
+        for prefix, part in self._parts.items():
+            out.extend((SEP.join((tp, prefix, key)), value) for key, value in part.take_dirty())
         if out or self._meta_dirty:
             meta = self.windows.meta()
             meta["o"] = self.offset
@@ -121,8 +138,8 @@ class PartitionPipeline:
             elif kind == WINDOW:
                 service, _, level = rest.rpartition(SEP)
                 self.windows.restore_key((service, level), value)
-            elif kind == BURST:
-                self.burst.restore(rest, value)
+            elif kind in self._parts:
+                self._parts[kind].restore(rest, value)
 
     def open_windows(self) -> int:
         return self.windows.open_windows()

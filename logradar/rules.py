@@ -50,6 +50,7 @@ __all__ = [
     "RulesError",
     "ServiceRules",
     "SessionRule",
+    "TemplateRule",
     "Step",
     "default_rules",
     "format_duration",
@@ -508,6 +509,23 @@ class Pattern(_Model):
         return None if value is None else _attr_value(value)
 
 
+class TemplateRule(_Model):
+    """New log templates: Drain mining per service of events at ``min_level`` or above."""
+
+    enabled: bool = True
+    min_level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = "WARN"
+    warmup: int = Field(200, ge=0)
+    severity: Severity = "low"
+
+    @field_validator("min_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        upper = value.upper()
+        return "WARN" if upper == "WARNING" else upper
+
+
 class SessionRule(_Model):
     """Sessions per value of ``key`` that end after ``timeout`` without an event."""
 
@@ -535,6 +553,7 @@ class Rules(_Model):
     sessions: Annotated[list[SessionRule], BeforeValidator(lambda v: [] if v is None else v)] = (
         Field(default_factory=list)
     )
+    templates: Annotated[TemplateRule, BeforeValidator(_none_is_empty)] = TemplateRule()
 
     _merged: dict[tuple[str, str], BurstRule | AnomalyRule | RateRule] = PrivateAttr(
         default_factory=dict
@@ -865,6 +884,11 @@ def summary(rules: Rules) -> list[str]:
     n = len(rules.patterns)
     out.append(f"{n} pattern{'' if n == 1 else 's'}")
     out.extend(f"  {line}" for line in _iter_patterns(rules))
+    t = rules.templates
+    out.append(
+        f"new templates: {'on' if t.enabled else 'off'}, {t.min_level}+ after {t.warmup} "
+        f"events per service [{t.severity}]"
+    )
     n = len(rules.sessions)
     out.append(f"{n} session rule{'' if n == 1 else 's'}")
     for s in rules.sessions:

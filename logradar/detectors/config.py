@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from logradar.detectors.burst import BurstConfig
+from logradar.detectors.templates import TemplateDetector
 from logradar.rules import Rules
 
 
@@ -29,3 +30,10 @@ class DetectorConfigs:
                 enabled=rule.enabled,
             )
         return cfg
+
+    def template_detector(self) -> TemplateDetector | None:
+        """A new-template detector as the rules configure it, or None when disabled."""
+        rule = self.rules.templates
+        if not rule.enabled:
+            return None
+        return TemplateDetector(rule.min_level, rule.warmup, severity=rule.severity)

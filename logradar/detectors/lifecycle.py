@@ -80,7 +80,7 @@ def make_alert(
 ) -> Alert:
     """An alert whose id is fixed by (rule, service, level, subject, incident start, state)."""
     return Alert(
-        id=alert_id(rule, service, level, subject, incident_start, state),
+        id=alert_id(rule, service, level, subject, float(incident_start), state),
         rule=rule,
         kind=kind,
         severity=severity,

@@ -118,6 +118,21 @@ def worker_env(
     return env
 
 
+BURST_ONLY_RULES = """\
+# Only the error-burst detector: the foundation tests check counts and bursts alone.
+defaults:
+  anomaly: {enabled: false}
+  rate: {enabled: false}
+templates: {enabled: false}
+"""
+
+
+def burst_only_rules(directory: Path) -> str:
+    path = directory / "burst-only.yaml"
+    path.write_text(BURST_ONLY_RULES)
+    return str(path)
+
+
 def create_topics(broker: EmbeddedBroker, topics: Topics, partitions: int = 4) -> None:
     ensure_topics(broker.bootstrap, topics.all(), partitions)
 

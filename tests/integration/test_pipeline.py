@@ -20,6 +20,7 @@ from logradar.replay import replay
 from tests.integration.harness import (
     Topics,
     Worker,
+    burst_only_rules,
     create_topics,
     metric_value,
     read_topic,
@@ -103,7 +104,14 @@ def test_one_worker_counts_exactly(broker: Any, unique: str, tmp_path: Path) -> 
     topics = Topics.unique(unique)
     create_topics(broker, topics)
     worker = Worker(
-        worker_env(broker, topics, f"lr-{unique}", tmp_path / "w1"), tmp_path / "w1.log"
+        worker_env(
+            broker,
+            topics,
+            f"lr-{unique}",
+            tmp_path / "w1",
+            LOGRADAR_RULES=burst_only_rules(tmp_path),
+        ),
+        tmp_path / "w1.log",
     )
     worker.start()
     try:
@@ -132,7 +140,14 @@ def test_two_workers_share_four_partitions(broker: Any, unique: str, tmp_path: P
     create_topics(broker, topics)
     workers = [
         Worker(
-            worker_env(broker, topics, f"lr-{unique}", tmp_path / f"w{i}"), tmp_path / f"w{i}.log"
+            worker_env(
+                broker,
+                topics,
+                f"lr-{unique}",
+                tmp_path / f"w{i}",
+                LOGRADAR_RULES=burst_only_rules(tmp_path),
+            ),
+            tmp_path / f"w{i}.log",
         )
         for i in (1, 2)
     ]

@@ -17,6 +17,7 @@ from logradar.replay import replay
 from tests.integration.harness import (
     Topics,
     Worker,
+    burst_only_rules,
     create_topics,
     metric_value,
     read_topic,
@@ -48,7 +49,14 @@ def test_sigkill_mid_stream_then_restart_counts_exactly(
     write_lines(path, records)
     topics = Topics.unique(unique)
     create_topics(broker, topics)
-    env = worker_env(broker, topics, f"lr-{unique}", tmp_path / "data", LOGRADAR_BATCH_SIZE="500")
+    env = worker_env(
+        broker,
+        topics,
+        f"lr-{unique}",
+        tmp_path / "data",
+        LOGRADAR_BATCH_SIZE="500",
+        LOGRADAR_RULES=burst_only_rules(tmp_path),
+    )
     first = Worker(env, tmp_path / "w1.log").start()
     first.wait_ready()
     replay([path], bootstrap=broker.bootstrap, topic=topics.input, progress=False)

@@ -621,7 +621,12 @@ def test_summary_describes_defaults_overrides_and_patterns() -> None:
         "auth 'login failed' x5 -> auth 'login succeeded'"
     ) in text
     assert "no payments 'payment captured' within 2m" in text
-    assert summary(default_rules())[-3:] == ["0 service overrides", "0 patterns", "0 session rules"]
+    assert summary(default_rules())[-4:] == [
+        "0 service overrides",
+        "0 patterns",
+        "new templates: on, WARN+ after 200 events per service [low]",
+        "0 session rules",
+    ]
 
 
 def test_sessions_section_parses_and_checks_duplicates() -> None:
@@ -634,3 +639,24 @@ def test_sessions_section_parses_and_checks_duplicates() -> None:
         parse_rules("sessions:\n  - {key: user}\n  - {key: user}\n")
     with pytest.raises(RulesError, match=r"sessions\.0\.color"):
         parse_rules("sessions:\n  - {key: user, color: red}\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", (True, "WARN", 200)),
+        ("templates: {min_level: error, warmup: 0}", (True, "ERROR", 0)),
+        ("templates: {min_level: warning}", (True, "WARN", 200)),
+        ("templates: {enabled: false}", (False, "WARN", 200)),
+    ],
+)
+def test_templates_section(text: str, expected: tuple[bool, str, int]) -> None:
+    t = parse_rules(text).templates
+    assert (t.enabled, t.min_level, t.warmup) == expected
+
+
+def test_templates_section_rejects_unknown_levels() -> None:
+    from logradar.rules import RulesError
+
+    with pytest.raises(RulesError, match=r":1: templates\.min_level"):
+        parse_rules("templates: {min_level: loud}")
