@@ -30,8 +30,18 @@ app = typer.Typer(
 
 
 class Scenario(StrEnum):
+    """logradar.generate.SCENARIOS (a test keeps the two the same)."""
+
     steady = "steady"
     error_burst = "error-burst"
+    error_spike = "error-spike"
+    traffic_drop = "traffic-drop"
+    silence = "silence"
+    brute_force = "brute-force"
+    order_without_payment = "order-without-payment"
+    new_template = "new-template"
+    long_session = "long-session"
+    all = "all"
 
 
 class TailKind(StrEnum):
@@ -65,9 +75,15 @@ def _report(verb: str, stats: ReplayStats, where: str) -> None:
 
 @app.command()
 def generate(
-    rate: Annotated[float, typer.Option(min=0.001, help="Events per second of event time.")] = 200,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Events per second of event time [default: per scenario]."),
+    ] = None,
     count: Annotated[
-        int | None, typer.Option(min=0, help="Baseline records to make [default: unbounded].")
+        int | None,
+        typer.Option(
+            min=0, help="Baseline records to make [default: per scenario; steady: unbounded]."
+        ),
     ] = None,
     duration: Annotated[
         float | None,
@@ -75,10 +91,13 @@ def generate(
     ] = None,
     services: Annotated[int, typer.Option(min=1, help="How many services log.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same records.")] = 0,
-    scenario: Annotated[Scenario, typer.Option(help="Traffic shape.")] = Scenario.steady,
+    scenario: Annotated[
+        Scenario, typer.Option(help="Traffic shape, and the incident it injects.")
+    ] = Scenario.steady,
     burst_at: Annotated[
-        float, typer.Option(help="error-burst: seconds after the start the burst begins.")
-    ] = 600,
+        float | None,
+        typer.Option(help="Seconds after the start the incident begins [default: per scenario]."),
+    ] = None,
     bad_every: Annotated[
         int, typer.Option(min=0, help="Make every Nth record a bad one (0: none).")
     ] = 0,
@@ -94,14 +113,21 @@ def generate(
 ) -> None:
     """Make synthetic logs: to a file, or live to the first input topic at RATE/s.
 
-    A file covers the DURATION (default 900 s) that ends at the start of the
-    current minute. Live, event time is wall time and it runs until COUNT,
-    DURATION or Ctrl-C.
+    A file covers the DURATION (default 900 s, or what the scenario needs)
+    that ends at the start of the current minute. Live, event time is wall
+    time and it runs until COUNT, DURATION or Ctrl-C.
     """
     if count is not None and duration is not None:
         _fail("give --count or --duration, not both", 2)
+    from logradar.generate import scenario_defaults
+
+    defaults = scenario_defaults(scenario.value)
+    rate = defaults["rate"] if rate is None else rate
+    burst_at = defaults["burst_at_s"] if burst_at is None else burst_at
     if duration is not None:
         count = math.ceil(duration * rate)
+    elif count is None and "count" in defaults:  # the scenario's event time, at this rate
+        count = math.ceil(defaults["count"] / defaults["rate"] * rate)
     if output is not None:
         from logradar.generate import generate as make
         from logradar.generate import write_lines
@@ -109,17 +135,20 @@ def generate(
         if count is None:
             count = math.ceil(900 * rate)
         start = math.floor(time.time() / 60) * 60 - count / rate
-        records = make(
-            start_ts=start,
-            rate=rate,
-            count=count,
-            services=services,
-            seed=seed,
-            scenario=scenario.value,
-            bad_every=bad_every,
-            burst_at_s=burst_at,
-        )
-        written = write_lines(output, records)
+        try:
+            records = make(
+                start_ts=start,
+                rate=rate,
+                count=count,
+                services=services,
+                seed=seed,
+                scenario=scenario.value,
+                bad_every=bad_every,
+                burst_at_s=burst_at,
+            )
+            written = write_lines(output, records)
+        except ValueError as exc:  # the scenario does not fit these arguments
+            _fail(str(exc), 2)
         print(f"wrote {written:,} records to {output}", file=sys.stderr)
         return
 
@@ -149,6 +178,8 @@ def generate(
         _fail(str(exc))
     except RuntimeError as exc:  # ensure_topics: broker unreachable
         _fail(str(exc))
+    except ValueError as exc:  # the scenario does not fit these arguments
+        _fail(str(exc), 2)
     _report("sent", stats, topic)
 
 
