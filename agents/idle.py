@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from agents.outputs import send
 from streams.app import app, settings
-from tables.state import persist, processor
+from tables.state import correlation, persist, processor
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
 async def flush_idle() -> None:
     result = processor.flush_idle()
     if result.state or result.counts or result.alerts:
+        await send(result)
+        persist(result)
+    result = correlation.advance_idle(settings.idle_flush_s)
+    if result.state or result.alerts or result.sessions:
         await send(result)
         persist(result)

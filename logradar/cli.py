@@ -281,6 +281,27 @@ def worker(
 ) -> None:
     """Run a logradar worker: consume the input topics, emit counts, alerts and metrics."""
     settings = _settings()
+    from logradar.kafka import TopicLayoutError, prepare_topics, wait_for_broker
+    from logradar.rules import RulesError, load_rules
+
+    if settings.rules:
+        try:
+            load_rules(settings.rules)
+        except RulesError as exc:
+            _fail(f"invalid rules file (LOGRADAR_RULES):\n{exc}", 2)
+    wait_for_broker(settings.bootstrap_servers, log=lambda m: print(m, file=sys.stderr))
+    outputs = [
+        settings.counts_topic,
+        settings.alerts_topic,
+        settings.dead_letter_topic,
+        settings.sessions_topic,
+    ]
+    try:
+        prepare_topics(
+            settings.bootstrap_servers, settings.input_topics, outputs, settings.topic_partitions
+        )
+    except TopicLayoutError as exc:
+        _fail(str(exc), 2)
     import faust
 
     from streams.app import app as faust_app

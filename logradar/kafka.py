@@ -74,3 +74,44 @@ def topic_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
     if meta is None or meta.error is not None:
         return 0
     return len(meta.partitions)
+
+
+class TopicLayoutError(RuntimeError):
+    """The input topics' partition count does not match LOGRADAR_TOPIC_PARTITIONS."""
+
+
+def wait_for_broker(
+    bootstrap: str, *, timeout: float | None = None, log: Any = None, every: float = 5.0
+) -> None:
+    """Block until the broker answers a metadata request, saying so every ``every`` seconds."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    started = time.monotonic()
+    while True:
+        try:
+            admin.list_topics(timeout=every)
+            return
+        except KafkaException as exc:
+            waited = time.monotonic() - started
+            if timeout is not None and waited >= timeout:
+                raise RuntimeError(f"broker {bootstrap} unreachable for {waited:.0f}s") from exc
+            if log is not None:
+                log(f"waiting for the broker at {bootstrap} ({waited:.0f}s so far): {exc}")
+
+
+def prepare_topics(
+    bootstrap: str, inputs: Iterable[str], outputs: Iterable[str], partitions: int
+) -> None:
+    """Create missing topics; refuse inputs whose partition count differs from ``partitions``.
+
+    Faust keeps each input partition's state on the changelog partition of the
+    same number, so the two counts must match.
+    """
+    inputs, outputs = list(inputs), list(outputs)
+    ensure_topics(bootstrap, [*inputs, *outputs], partitions)
+    for topic in inputs:
+        n = topic_partitions(bootstrap, topic)
+        if n != partitions:
+            raise TopicLayoutError(
+                f"input topic {topic} has {n} partitions but LOGRADAR_TOPIC_PARTITIONS="
+                f"{partitions}; set it to the input topics' partition count"
+            )

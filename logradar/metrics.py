@@ -39,6 +39,7 @@ class Metrics:
     dead_letters: Counter
     late_events: Counter
     duplicates: Counter
+    offset_gaps: Counter
     windows_closed: Counter
     alerts: Counter
     event_lag: Histogram
@@ -57,6 +58,10 @@ class Metrics:
             late_events=counter("late_events", "Events whose window had already closed (dropped)."),
             duplicates=counter(
                 "replayed_events", "Records skipped because the state already included them."
+            ),
+            offset_gaps=counter(
+                "offset_gaps",
+                "Source offsets skipped between restored state and the first record after it.",
             ),
             windows_closed=counter("windows_closed", "Windows closed and emitted.", ("kind",)),
             alerts=counter("alerts", "Alerts emitted.", ("rule", "severity", "state")),

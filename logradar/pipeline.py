@@ -15,15 +15,25 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from logradar.alerts import Alert
+from logradar.detectors.anomaly import AnomalyDetector
 from logradar.detectors.burst import BurstDetector
 from logradar.detectors.config import DetectorConfigs
+from logradar.detectors.rate import RateDetector
 from logradar.model import LogEvent
-from logradar.windows import COUNTED, LATE, REPLAYED, PartitionWindows, WindowCount, WindowSpec
+from logradar.windows import (
+    COUNTED,
+    LATE,
+    REPLAYED,
+    TUMBLING,
+    PartitionWindows,
+    WindowCount,
+    WindowSpec,
+)
 
 SEP = "\x1f"
 META, WINDOW = "m", "w"
 # Prefixes of each detector's state records (after "<tp>\x1f").
-BURST, TEMPLATES = "b", "t"
+BURST, TEMPLATES, ANOMALY, RATE = "b", "t", "a", "r"
 
 
 class Stateful(Protocol):
@@ -45,16 +55,40 @@ class Closed:
 class PartitionPipeline:
     """Windows and detectors of one source topic-partition (``tp`` names it, e.g. ``logs:3``)."""
 
-    __slots__ = ("tp", "windows", "burst", "templates", "offset", "alerts", "_meta_dirty", "_parts")
+    __slots__ = (
+        "tp",
+        "windows",
+        "burst",
+        "templates",
+        "anomaly",
+        "rate",
+        "offset",
+        "alerts",
+        "_meta_dirty",
+        "_parts",
+    )
 
     def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
         self.tp = tp
         self.windows = PartitionWindows(spec)
         self.burst = BurstDetector(detectors.burst, spec.tumbling_s)
         self.templates = detectors.template_detector()
+        self.anomaly = (
+            AnomalyDetector(detectors.anomaly, spec.tumbling_s)
+            if detectors.anomaly_enabled
+            else None
+        )
+        self.rate = (
+            RateDetector(detectors.rate, spec.tumbling_s) if detectors.rate_enabled else None
+        )
         self._parts: dict[str, Stateful] = {BURST: self.burst}
-        if self.templates is not None:
-            self._parts[TEMPLATES] = self.templates
+        for prefix, part in (
+            (TEMPLATES, self.templates),
+            (ANOMALY, self.anomaly),
+            (RATE, self.rate),
+        ):
+            if part is not None:
+                self._parts[prefix] = part
         self.offset = -1
         self.alerts: list[Alert] = []
         self._meta_dirty = False
@@ -78,6 +112,9 @@ class PartitionPipeline:
         alert = self.burst.on_event(event.ts, event.service, event.level, event.message)
         if alert is not None:
             self.alerts.append(alert)
+        rate = self.rate
+        if rate is not None:
+            rate.on_event(event.ts, event.service)
         templates = self.templates
         if templates is not None and event.level in templates.levels:
             alert = templates.on_event(event)
@@ -101,6 +138,12 @@ class PartitionPipeline:
         if after is not None and after != before:
             self._meta_dirty = True
             out.alerts.extend(self.burst.on_close(before, after))
+            if self.anomaly is not None or self.rate is not None:
+                tumbling = [c for c in counts if c.kind == TUMBLING]
+                if self.anomaly is not None:
+                    out.alerts.extend(self.anomaly.on_close(tumbling, before, after))
+                if self.rate is not None:
+                    out.alerts.extend(self.rate.on_close(tumbling, before, after))
         if self.alerts:
             out.alerts[:0] = self.alerts
             self.alerts = []
@@ -140,6 +183,10 @@ class PartitionPipeline:
                 self.windows.restore_key((service, level), value)
             elif kind in self._parts:
                 self._parts[kind].restore(rest, value)
+
+    def check_silence(self, now: float) -> list[Alert]:
+        """Services of this partition silent for too long while time moved on to ``now``."""
+        return [] if self.rate is None else self.rate.check_silence(now)
 
     def open_windows(self) -> int:
         return self.windows.open_windows()

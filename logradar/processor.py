@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from logradar.alerts import Alert
+from logradar.correlation import (
+    CorrelationPipeline,
+    CorrelationResult,
+    Router,
+    decode_forwarded,
+    decode_tick,
+    encode_tick,
+)
 from logradar.detectors.config import DetectorConfigs
 from logradar.metrics import Metrics
-from logradar.model import DeadLetter, dead_letter_record
+from logradar.model import DeadLetter, DeadReason, dead_letter_record
 from logradar.parsing import parse
 from logradar.pipeline import COUNTED, LATE, Closed, PartitionPipeline
 from logradar.rules import Rules, default_rules
@@ -25,6 +33,9 @@ from logradar.settings import Settings
 from logradar.windows import WindowCount, WindowSpec
 
 StateItems = Callable[[], Iterable[tuple[str, Any]]]
+
+# Event times within this many seconds of the wall clock count as live data.
+LIVE_HORIZON_S = 3600.0
 
 
 class RawRecord(NamedTuple):
@@ -44,6 +55,9 @@ class BatchResult:
     counts: list[WindowCount] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     state: list[tuple[int, str, Any]] = field(default_factory=list)  # (partition, key, value)
+    forward: list[tuple[bytes, bytes]] = field(default_factory=list)  # to the correlation topic
+    ticks: list[tuple[int, bytes]] = field(default_factory=list)  # (correlation partition, tick)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
 
     def add_closed(self, closed: Closed) -> None:
         self.counts.extend(closed.counts)
@@ -70,7 +84,11 @@ class Processor:
         self.spec = WindowSpec(
             settings.tumbling_s, settings.hopping_size_s, settings.hopping_step_s, settings.grace_s
         )
-        self.detectors = DetectorConfigs(rules if rules is not None else default_rules())
+        self.rules = rules if rules is not None else default_rules()
+        self.detectors = DetectorConfigs(self.rules)
+        self.router = Router(self.rules)
+        self._ticked: float | None = None
+        self._silence_at: float | None = None
         self.state_items = state_items
         self.clock = clock
         self.pipelines: dict[str, PartitionPipeline] = {}
@@ -113,11 +131,16 @@ class Processor:
         lag = metrics.event_lag.observe
         now = self.clock()
         late = replayed = 0
+        route = self.router.routes if self.router.active else None
         for rec in records:
             tp = tp_name(rec.topic, rec.partition)
-            pipe = (
-                touched.get(tp) or self.pipelines.get(tp) or self.pipeline(rec.topic, rec.partition)
-            )
+            pipe = touched.get(tp) or self.pipelines.get(tp)
+            if pipe is None:
+                pipe = self.pipeline(rec.topic, rec.partition)
+                if pipe.offset >= 0 and rec.offset > pipe.offset + 1:
+                    # restored state ends before the committed offset: records in between
+                    # were skipped (a changelog read short of its end, or transaction markers)
+                    metrics.offset_gaps.inc(rec.offset - pipe.offset - 1)
             touched[tp] = pipe
             if pipe.is_replay(rec.offset):
                 replayed += 1
@@ -144,6 +167,8 @@ class Processor:
                 k = (parsed.service, parsed.level)
                 per_key[k] = per_key.get(k, 0) + 1
                 lag(now - parsed.ts)
+                if route is not None:
+                    result.forward.extend(route(parsed))
             elif status == LATE:
                 late += 1
             else:
@@ -151,6 +176,9 @@ class Processor:
         for tp, pipe in touched.items():
             self.last_seen[tp] = now
             result.add_closed(pipe.close_due())
+        if route is not None:
+            self._tick(result)
+        self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
         metrics.count_events(per_key)
         if late:
@@ -158,6 +186,36 @@ class Processor:
         if replayed:
             metrics.duplicates.inc(replayed)
         return result
+
+    def _event_now(self) -> float | None:
+        """The newest event time across this worker's partitions."""
+        marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
+        return max(marks) if marks else None
+
+    def _check_silence(
+        self, now: float | None, result: BatchResult, touched: dict[str, PartitionPipeline]
+    ) -> None:
+        """Silence is judged against time across all partitions, at most once a second."""
+        if now is None or (self._silence_at is not None and now < self._silence_at + 1.0):
+            return
+        self._silence_at = now
+        for tp, pipe in self.pipelines.items():
+            alerts = pipe.check_silence(now)
+            if alerts:
+                result.alerts.extend(alerts)
+                touched[tp] = pipe
+
+    def _tick(self, result: BatchResult) -> None:
+        """Tell every correlation partition how far the sources have got (at most once a second)."""
+        marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
+        if not marks:
+            return
+        reached = max(marks) - self.settings.grace_s
+        if self._ticked is not None and reached < self._ticked + 1.0:
+            return
+        self._ticked = reached
+        tick = encode_tick(reached)
+        result.ticks.extend((p, tick) for p in range(self.settings.topic_partitions))
 
     def flush_idle(self, idle_s: float | None = None) -> BatchResult:
         """Close every open window of partitions that saw no record for ``idle_s`` wall seconds."""
@@ -171,6 +229,11 @@ class Processor:
                 continue
             result.add_closed(pipe.close_all())
             touched[tp] = pipe
+        newest = self._event_now()
+        all_idle = bool(self.last_seen) and all(now - s >= idle_s for s in self.last_seen.values())
+        if all_idle and newest is not None and now - newest <= LIVE_HORIZON_S:
+            # every partition is idle and the data is live: wall time moves on for silence
+            self._check_silence(now, result, touched)
         self._finish(result, touched)
         return result
 
@@ -189,3 +252,102 @@ class Processor:
         marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
         if marks:
             metrics.watermark.set(max(marks))
+
+
+class CorrelationProcessor:
+    """The partitions of the correlation topic this worker owns: patterns and sessions."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        metrics: Metrics,
+        state_items: StateItems,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.rules = rules
+        self.metrics = metrics
+        self.state_items = state_items
+        self.clock = clock
+        self.pipelines: dict[str, CorrelationPipeline] = {}
+        self.partitions: dict[str, int] = {}
+        self.last_seen: dict[str, float] = {}
+
+    def pipeline(self, topic: str, partition: int) -> CorrelationPipeline:
+        tp = tp_name(topic, partition)
+        pipe = self.pipelines.get(tp)
+        if pipe is None:
+            pipe = CorrelationPipeline(tp, self.rules)
+            pipe.restore(self.state_items())
+            self.pipelines[tp] = pipe
+            self.partitions[tp] = partition
+        return pipe
+
+    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            self.pipelines.pop(tp, None)
+            self.last_seen.pop(tp, None)
+
+    def process(self, records: Iterable[RawRecord]) -> BatchResult:
+        """Feed forwarded events to their partition's engines, then advance each watermark."""
+        out = CorrelationResult()
+        touched: dict[str, CorrelationPipeline] = {}
+        result = BatchResult()
+        now = self.clock()
+        for rec in records:
+            pipe = self.pipeline(rec.topic, rec.partition)
+            touched[pipe.tp] = pipe
+            if pipe.is_replay(rec.offset):
+                self.metrics.duplicates.inc()
+                continue
+            tick = decode_tick(rec.value or b"")
+            if tick is not None:
+                pipe.tick(tick, rec.offset)
+                continue
+            try:
+                route, event = decode_forwarded(rec.value or b"")
+            except (ValueError, KeyError, TypeError) as exc:
+                dead = DeadLetter(DeadReason.UNPARSED, f"malformed correlation record: {exc}")
+                result.dead_letters.append(
+                    dead_letter_record(
+                        dead, rec.value, topic=rec.topic, partition=rec.partition, offset=rec.offset
+                    )
+                )
+                self.metrics.dead_letters.labels(dead.reason.value).inc()
+                continue
+            pipe.process(route, event, rec.offset, out)
+        for tp, pipe in touched.items():
+            self.last_seen[tp] = now
+            pipe.advance(None, out)
+        return self._finish(result, out, touched)
+
+    def advance_idle(self, idle_s: float, live_horizon_s: float = LIVE_HORIZON_S) -> BatchResult:
+        """Partitions idle for ``idle_s`` wall seconds advance to wall time, if their data is live.
+
+        Historical data (a watermark more than ``live_horizon_s`` behind the wall
+        clock) is left alone: jumping it to today would time out every session
+        and pattern at once.
+        """
+        now = self.clock()
+        out = CorrelationResult()
+        touched: dict[str, CorrelationPipeline] = {}
+        for tp, seen in list(self.last_seen.items()):
+            pipe = self.pipelines.get(tp)
+            wm = None if pipe is None else pipe.watermark
+            if pipe is None or wm is None or now - seen < idle_s or now - wm > live_horizon_s:
+                continue
+            pipe.advance(now, out)
+            touched[tp] = pipe
+        return self._finish(BatchResult(), out, touched)
+
+    def _finish(
+        self, result: BatchResult, out: CorrelationResult, touched: dict[str, CorrelationPipeline]
+    ) -> BatchResult:
+        result.alerts.extend(out.alerts)
+        result.sessions.extend(out.sessions)
+        for tp, pipe in touched.items():
+            partition = self.partitions[tp]
+            result.state.extend((partition, key, value) for key, value in pipe.take_dirty())
+        for alert in result.alerts:
+            self.metrics.alerts.labels(alert.rule, alert.severity, alert.state).inc()
+        return result

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     alerts_topic: str = Field("alerts", min_length=1)
     counts_topic: str = Field("logs.window-counts", min_length=1)
     dead_letter_topic: str = Field("logs.dead-letter", min_length=1)
+    sessions_topic: str = Field("logs.sessions", min_length=1, description="Ended sessions.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of /metrics and the web pages.")
     web_bind: str = Field("127.0.0.1", description="Address the web port binds to.")
     tumbling_s: int = Field(60, gt=0, description="Tumbling window size, seconds.")

@@ -88,17 +88,28 @@ class WindowCount:
 
 @dataclass(slots=True)
 class KeyBuckets:
-    """Counts per step bucket of one (service, level), and the last source offset in them."""
+    """Counts per step bucket of one (service, level), the last source offset in them, and
+    the boundary through which this key's windows have been emitted.
+
+    Each record is self-sufficient: restored from a changelog that ends at any
+    record, a key never emits a window twice nor from buckets it already dropped.
+    """
 
     buckets: dict[int, int] = field(default_factory=dict)
     offset: int = -1
+    closed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"o": self.offset, "b": sorted(self.buckets.items())}
+        return {"o": self.offset, "b": sorted(self.buckets.items()), "c": self.closed}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyBuckets:
-        return cls({int(b): int(c) for b, c in data["b"]}, int(data["o"]))
+        closed = data.get("c")
+        return cls(
+            {int(b): int(c) for b, c in data["b"]},
+            int(data["o"]),
+            None if closed is None else int(closed),
+        )
 
 
 Key = tuple[str, str]
@@ -190,15 +201,16 @@ class PartitionWindows:
         for key, state in self.keys.items():
             acc: dict[tuple[str, int], int] = {}
             keep: dict[int, int] = {}
+            klo = lo if state.closed is None or state.closed < lo else state.closed
             for bucket, count in state.buckets.items():
                 t_end = (bucket // t) * t + t
-                if lo < t_end <= until:
+                if klo < t_end <= until:
                     k = (TUMBLING, t_end)
                     acc[k] = acc.get(k, 0) + count
                 h_last = (bucket // step) * step
                 for start in range(h_last - size + step, h_last + 1, step):
                     h_end = start + size
-                    if lo < h_end <= until:
+                    if klo < h_end <= until:
                         k = (HOPPING, h_end)
                         acc[k] = acc.get(k, 0) + count
                 if max(t_end, h_last + size) > until:
@@ -209,9 +221,10 @@ class PartitionWindows:
             for (kind, end), count in acc.items():
                 width = t if kind == TUMBLING else size
                 out.append(WindowCount(kind, service, level, end - width, end, count))
+            state.closed = until
+            self.dirty.add(key)
             if len(keep) != len(state.buckets):
                 state.buckets = keep
-                self.dirty.add(key)
                 if not keep:
                     emptied.append(key)
         for key in emptied:

@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 
-from logradar.processor import BatchResult, Processor
+from logradar.processor import BatchResult, CorrelationProcessor, Processor
 from logradar.rules import load_rules
 from streams.app import app, metrics, settings
 
@@ -33,6 +33,7 @@ def _items() -> Iterable[tuple[str, Any]]:
 processor = Processor(
     settings, metrics, _items, rules=load_rules(settings.rules) if settings.rules else None
 )
+correlation = CorrelationProcessor(processor.rules, metrics, _items)
 
 
 def persist(result: BatchResult) -> None:
@@ -49,3 +50,4 @@ def persist(result: BatchResult) -> None:
 @app.on_partitions_revoked.connect
 async def _on_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
     processor.forget((tp.topic, tp.partition) for tp in revoked)
+    correlation.forget((tp.topic, tp.partition) for tp in revoked)

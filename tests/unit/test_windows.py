@@ -202,3 +202,32 @@ def test_state_round_trip_resumes_exactly() -> None:
     out.extend(w.close_due())
     out.extend(w.close_all())
     assert as_set(out) == whole
+
+
+def test_key_records_alone_prevent_reemission_when_the_meta_record_is_older() -> None:
+    """A changelog read can end between a batch's key records and its meta record."""
+    w = PartitionWindows(SPEC)
+    for i, ts in enumerate([10.0, 70.0, 130.0, 190.0]):
+        w.add(ts, "a", "INFO", offset=i)
+    old_meta = w.meta()  # persisted by an earlier batch, before anything closed
+    first = w.close_due()  # closes windows ending by 180
+    keys = {k: s.to_dict() for k, s in w.keys.items()}  # the newer key records made it
+    restored = PartitionWindows(SPEC)
+    restored.restore_meta(old_meta)
+    for k, v in keys.items():
+        restored.restore_key(k, v)
+    restored.add(400.0, "a", "INFO", offset=4)
+    again = restored.close_due() + restored.close_all()
+    emitted = [(c.kind, c.start) for c in first + again]
+    assert len(emitted) == len(set(emitted)), "a window was emitted twice"
+    whole, _ = run(
+        [
+            (10.0, "a", "INFO"),
+            (70.0, "a", "INFO"),
+            (130.0, "a", "INFO"),
+            (190.0, "a", "INFO"),
+            (400.0, "a", "INFO"),
+        ],
+        1,
+    )
+    assert as_set(first + again) == whole
