@@ -348,6 +348,138 @@ def demo(
     raise typer.Exit(run_demo(duration=duration, port=port, rate=rate))
 
 
+# --- Backtest and rules ------------------------------------------------------------
+
+
+@app.command()
+def backtest(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="Log files, one record a line."
+        ),
+    ],
+    rules_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules", dir_okay=False, help="Rules YAML [default: LOGRADAR_RULES, else built-in]."
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(min=1, help="Input partitions [default: LOGRADAR_TOPIC_PARTITIONS]."),
+    ] = None,
+    format: Annotated[  # noqa: A002 - the option is --format
+        str | None, typer.Option("--format", help="Parse lines as this format only.")
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document to stdout instead.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", dir_okay=False, help="Also write an HTML report.")
+    ] = None,
+) -> None:
+    """Run the worker's engine over log files, no broker: the alerts they would have raised."""
+    from logradar.backtest import backtest as run
+    from logradar.parsing import validate_formats
+    from logradar.rules import RulesError, default_rules, load_rules
+
+    settings = _settings()
+    if format:
+        try:
+            validate_formats([format])
+        except ValueError as exc:
+            _fail(str(exc), 2)
+    source = str(rules_file) if rules_file is not None else settings.rules
+    try:
+        rules = load_rules(source) if source else default_rules()
+    except RulesError as exc:
+        _fail(f"invalid rules file:\n{exc}", 2)
+    try:
+        result = run(
+            files,
+            settings=settings,
+            rules=rules,
+            partitions=partitions,
+            fmt=format,
+            progress=sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    if report is not None:
+        from logradar.report import write_report
+
+        write_report(result, report, title=f"logradar backtest: {', '.join(f.name for f in files)}")
+    if json_out:
+        import orjson
+
+        doc = {
+            "alerts": result.alerts,
+            "summary": result.summary_rows(),
+            "events": result.events,
+            "seconds": round(result.seconds, 3),
+        }
+        sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+        sys.stdout.flush()
+    else:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = Console(highlight=False)
+        colours = {"firing": "bold red", "resolved": "green"}
+        for a in result.alerts:
+            start = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(a["window_start"]))
+            state = a["state"]
+            console.print(
+                f"[{colours.get(state, 'bold')}]{state:<8}[/] {escape(a['rule'])} "
+                f"[bold]{escape(a['service'])}[/] {start}Z {escape(a['summary'])}",
+                soft_wrap=True,
+            )
+        table = Table(title=f"{len(result.alerts)} alerts from {result.events:,} records")
+        for name, justify in (
+            ("rule", "left"),
+            ("firings", "right"),
+            ("resolutions", "right"),
+            ("services", "left"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for row in result.summary_rows():
+            table.add_row(
+                escape(row["rule"]),
+                str(row["firings"]),
+                str(row["resolutions"]),
+                escape(", ".join(row["services"])),
+            )
+        console.print(table)
+    print(
+        f"backtested {result.events:,} records in {result.seconds:.1f}s "
+        f"({result.events_per_second:,.0f}/s)" + (f"; report: {report}" if report else ""),
+        file=sys.stderr,
+    )
+
+
+rules_app = typer.Typer(help="Check detection rules files.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The rules YAML file.")],
+) -> None:
+    """Validate a rules file; print what it means, or every problem (exit 2)."""
+    from logradar.rules import RulesError, load_rules, summary
+
+    try:
+        rules = load_rules(file)
+    except RulesError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        raise typer.Exit(2) from None
+    for line in summary(rules):
+        print(line)
+    print("OK")
+
+
 def main() -> None:
     """Entry point of the ``logradar`` console script."""
     app()

@@ -40,6 +40,7 @@ class Metrics:
     late_events: Counter
     duplicates: Counter
     offset_gaps: Counter
+    changelog_tail: Counter
     windows_closed: Counter
     alerts: Counter
     event_lag: Histogram
@@ -62,6 +63,10 @@ class Metrics:
             offset_gaps=counter(
                 "offset_gaps",
                 "Source offsets skipped between restored state and the first record after it.",
+            ),
+            changelog_tail=counter(
+                "changelog_tail_records",
+                "State records read after Faust's recovery stopped short of a partition's end.",
             ),
             windows_closed=counter("windows_closed", "Windows closed and emitted.", ("kind",)),
             alerts=counter("alerts", "Alerts emitted.", ("rule", "severity", "state")),

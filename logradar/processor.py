@@ -32,7 +32,7 @@ from logradar.rules import Rules, default_rules
 from logradar.settings import Settings
 from logradar.windows import WindowCount, WindowSpec
 
-StateItems = Callable[[], Iterable[tuple[str, Any]]]
+StateItems = Callable[[int], Iterable[tuple[str, Any]]]  # the state records of a partition
 
 # Event times within this many seconds of the wall clock count as live data.
 LIVE_HORIZON_S = 3600.0
@@ -103,7 +103,7 @@ class Processor:
         pipe = self.pipelines.get(tp)
         if pipe is None:
             pipe = PartitionPipeline(tp, self.spec, self.detectors)
-            pipe.restore(self.state_items())
+            pipe.restore(self.state_items(partition))
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
         return pipe
@@ -277,7 +277,7 @@ class CorrelationProcessor:
         pipe = self.pipelines.get(tp)
         if pipe is None:
             pipe = CorrelationPipeline(tp, self.rules)
-            pipe.restore(self.state_items())
+            pipe.restore(self.state_items(partition))
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
         return pipe

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from logradar.processor import BatchResult, CorrelationProcessor, Processor
 from logradar.rules import load_rules
@@ -26,14 +27,74 @@ state = app.Table(
 )
 
 
-def _items() -> Iterable[tuple[str, Any]]:
+_completed: set[int] = set()
+
+
+def _complete_changelog_tail(partition: int) -> int:
+    """Apply changelog records past the point Faust's recovery stopped at; returns how many.
+
+    Faust's recovery reads a changelog partition up to the broker's high
+    watermark. A broker that under-reports it (the embedded Tansu does:
+    tests/integration/test_broker_quirks.py) leaves the last records unread,
+    and state would lag the committed source offsets. This reads on until the
+    partition has nothing more, with a plain consumer, before the partition's
+    state is first used. On Apache Kafka it finds nothing and costs one fetch.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = state.changelog_topic.get_topic_name()
+    tp = TP(topic, partition)
+    start = app.tables.recovery.active_offsets.get(tp, -1) + 1
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": f"{settings.app_id}-tail",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    applied = 0
+    try:
+        consumer.assign([TopicPartition(topic, partition, start)])
+        empty = 0
+        while empty < 2:
+            msgs = consumer.consume(1000, 0.25)
+            if not msgs:
+                empty += 1
+                continue
+            for msg in msgs:
+                if msg.error() is not None:
+                    continue  # partition EOF, or a transient error: the next poll decides
+                empty = 0
+                key = app.serializers.loads_key(
+                    state.key_type, msg.key(), serializer=state.key_serializer
+                )
+                raw = msg.value()
+                if raw is None:
+                    state.data.pop(key, None)
+                else:
+                    state.data[key] = app.serializers.loads_value(
+                        state.value_type, raw, serializer=state.value_serializer
+                    )
+                applied += 1
+    finally:
+        consumer.close()
+    if applied:
+        metrics.changelog_tail.inc(applied)
+    return applied
+
+
+def _items_for(partition: int) -> Iterable[tuple[str, Any]]:
+    if partition not in _completed:
+        _complete_changelog_tail(partition)
+        _completed.add(partition)
     return list(state.data.items())
 
 
 processor = Processor(
-    settings, metrics, _items, rules=load_rules(settings.rules) if settings.rules else None
+    settings, metrics, _items_for, rules=load_rules(settings.rules) if settings.rules else None
 )
-correlation = CorrelationProcessor(processor.rules, metrics, _items)
+correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
 
 
 def persist(result: BatchResult) -> None:
@@ -51,3 +112,4 @@ def persist(result: BatchResult) -> None:
 async def _on_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
     processor.forget((tp.topic, tp.partition) for tp in revoked)
     correlation.forget((tp.topic, tp.partition) for tp in revoked)
+    _completed.difference_update(tp.partition for tp in revoked)
