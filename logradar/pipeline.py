@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from math import floor
 from typing import Any, Protocol
 
 from logradar.alerts import Alert
@@ -139,11 +140,18 @@ class PartitionPipeline:
             self._meta_dirty = True
             out.alerts.extend(self.burst.on_close(before, after))
             if self.anomaly is not None or self.rate is not None:
-                tumbling = [c for c in counts if c.kind == TUMBLING]
-                if self.anomaly is not None:
-                    out.alerts.extend(self.anomaly.on_close(tumbling, before, after))
-                if self.rate is not None:
-                    out.alerts.extend(self.rate.on_close(tumbling, before, after))
+                # Statistics judge complete windows only: an idle flush closes windows the
+                # watermark never reached, and their emptiness says nothing about volume.
+                wm = self.windows.watermark
+                t = self.windows.spec.tumbling_s
+                judged = after if wm is None else min(after, floor(wm / t) * t)
+                lo = before if before is None or before <= judged else judged
+                tumbling = [c for c in counts if c.kind == TUMBLING and c.end <= judged]
+                if tumbling or judged != lo:
+                    if self.anomaly is not None:
+                        out.alerts.extend(self.anomaly.on_close(tumbling, lo, judged))
+                    if self.rate is not None:
+                        out.alerts.extend(self.rate.on_close(tumbling, lo, judged))
         if self.alerts:
             out.alerts[:0] = self.alerts
             self.alerts = []

@@ -514,7 +514,7 @@ class TemplateRule(_Model):
 
     enabled: bool = True
     min_level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"] = "WARN"
-    warmup: int = Field(200, ge=0)
+    warmup: int = Field(1000, ge=0)
     severity: Severity = "low"
 
     @field_validator("min_level", mode="before")

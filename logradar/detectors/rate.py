@@ -106,6 +106,8 @@ class RateState:
     spike: Incident = field(default_factory=Incident)
     silence: Incident = field(default_factory=Incident)
     silent_after: float | None = None  # the last event time before the open silence
+    # windows starting before this were covered by a silence incident (not a drop)
+    quiet_before: int | None = None
 
     @property
     def firing(self) -> bool:
@@ -123,6 +125,7 @@ class RateState:
             "s": self.spike.to_dict(),
             "q": self.silence.to_dict(),
             "qa": self.silent_after,
+            "qb": self.quiet_before,
         }
 
     @classmethod
@@ -138,6 +141,7 @@ class RateState:
             Incident.from_dict(data.get("s", {})),
             Incident.from_dict(data.get("q", {})),
             None if after is None else float(after),
+            None if data.get("qb") is None else int(data["qb"]),
         )
 
 
@@ -192,6 +196,9 @@ class RateDetector:
             if state.silence.firing and after is not None and ts > after:
                 since = state.silence.resolve(ts)
                 state.silent_after = None
+                # the silent windows, and the one traffic came back in, belong to this
+                # incident: they are neither a drop nor part of the baseline
+                state.quiet_before = floor(ts / self.window_s) * self.window_s + self.window_s
                 cfg = self.config_for(service)
                 alerts.append(
                     self._alert(
@@ -380,7 +387,8 @@ class RateDetector:
         base = state.base
         end = start + self.window_s
         t_end = float(end)  # the incidents' clock (ids hash its repr)
-        calm = not state.firing
+        quiet = state.quiet_before is not None and start < state.quiet_before
+        calm = not state.firing and not quiet
         mean = base.mean()
         rule: str | None = None
         verdict: State = "firing"
@@ -396,6 +404,7 @@ class RateDetector:
                 mean >= cfg.min_baseline
                 and volume < cfg.drop_ratio * mean
                 and not state.silence.firing
+                and not quiet
                 and not state.spike.firing
                 and state.drop.can_fire(t_end, cfg.cooldown_s)
             ):

@@ -624,7 +624,7 @@ def test_summary_describes_defaults_overrides_and_patterns() -> None:
     assert summary(default_rules())[-4:] == [
         "0 service overrides",
         "0 patterns",
-        "new templates: on, WARN+ after 200 events per service [low]",
+        "new templates: on, WARN+ after 1000 events per service [low]",
         "0 session rules",
     ]
 
@@ -644,10 +644,10 @@ def test_sessions_section_parses_and_checks_duplicates() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", (True, "WARN", 200)),
+        ("", (True, "WARN", 1000)),
         ("templates: {min_level: error, warmup: 0}", (True, "ERROR", 0)),
-        ("templates: {min_level: warning}", (True, "WARN", 200)),
-        ("templates: {enabled: false}", (False, "WARN", 200)),
+        ("templates: {min_level: warning}", (True, "WARN", 1000)),
+        ("templates: {enabled: false}", (False, "WARN", 1000)),
     ],
 )
 def test_templates_section(text: str, expected: tuple[bool, str, int]) -> None:
