@@ -65,21 +65,25 @@ class Router:
 TICK = b"\x00tick\n"
 
 
-def encode_tick(ts: float) -> bytes:
-    """A time marker sent to every correlation partition: the sources have reached ``ts``.
+def encode_tick(source: str, ts: float | None) -> bytes:
+    """A time marker sent to every correlation partition: ``source`` has reached ``ts``.
 
     Patterns with an absent step and sessions end when *time* passes, but a
-    correlation partition only sees the few events routed to it; ticks carry
-    the source partitions' progress (their newest event time less the grace)
-    so deadlines fire even when no forwarded event follows.
+    correlation partition only sees the few events routed to it. Every source
+    partition reports its progress (newest event time less the grace), and a
+    correlation partition's time is the *slowest* source's, so a deadline
+    never passes before a slower partition had the chance to deliver the
+    event that cancels it. ``ts`` None: the source went idle and stops
+    holding time back.
     """
-    return TICK + repr(float(ts)).encode()
+    return TICK + source.encode() + b"\n" + (b"" if ts is None else repr(float(ts)).encode())
 
 
-def decode_tick(value: bytes) -> float | None:
+def decode_tick(value: bytes) -> tuple[str, float | None] | None:
     if not value.startswith(TICK):
         return None
-    return float(value[len(TICK) :])
+    source, _, ts = value[len(TICK) :].partition(b"\n")
+    return source.decode(), (float(ts) if ts else None)
 
 
 def encode_event(event: LogEvent) -> bytes:
@@ -135,6 +139,8 @@ class CorrelationPipeline:
             for s in rules.sessions
         }
         self.watermark: float | None = None
+        self.sources: dict[str, float] = {}  # active source partition -> the time it reached
+        self.idle: dict[str, float] = {}  # idle source partition -> the time it had reached
         self.offset = -1
         self._dirty_meta = False
 
@@ -156,18 +162,34 @@ class CorrelationPipeline:
             out.sessions.extend(records)
             out.alerts.extend(alerts)
 
-    def tick(self, ts: float, offset: int) -> None:
-        """The sources have progressed to ``ts``: move the watermark on."""
+    def tick(self, source: str, ts: float | None, offset: int) -> None:
+        """Source partition ``source`` has progressed to ``ts`` (None: it went idle)."""
         if offset > self.offset:
             self.offset = offset
-            self._dirty_meta = True
-        if self.watermark is None or ts > self.watermark:
-            self.watermark = ts
-            self._dirty_meta = True
+        self._dirty_meta = True
+        if ts is None:
+            if source in self.sources:
+                self.idle[source] = self.sources.pop(source)
+        elif ts > self.sources.get(source, float("-inf")):
+            self.sources[source] = ts
+            self.idle.pop(source, None)
+
+    @property
+    def now(self) -> float | None:
+        """Time as far as every active source has got.
+
+        When every source is idle, the furthest any of them got; without any
+        tick, the newest forwarded event.
+        """
+        if self.sources:
+            return min(self.sources.values())
+        if self.idle:
+            return max(self.idle.values())
+        return self.watermark
 
     def advance(self, now: float | None, out: CorrelationResult) -> None:
         """Time moved on to ``now`` (the watermark by default): deadlines and timeouts fire."""
-        now = self.watermark if now is None else now
+        now = self.now if now is None else now
         if now is None:
             return
         for engine in self.engines.values():
@@ -185,7 +207,8 @@ class CorrelationPipeline:
         for route, tracker in self.trackers.items():
             out.extend((SEP.join((tp, SESSIONS, route, k)), v) for k, v in tracker.take_dirty())
         if out or self._dirty_meta:
-            out.append((SEP.join((tp, META)), {"wm": self.watermark, "o": self.offset}))
+            meta = {"wm": self.watermark, "o": self.offset, "src": self.sources, "idle": self.idle}
+            out.append((SEP.join((tp, META)), meta))
             self._dirty_meta = False
         return out
 
@@ -199,6 +222,8 @@ class CorrelationPipeline:
             if kind == META:
                 self.watermark = value.get("wm")
                 self.offset = int(value.get("o", -1))
+                self.sources = {str(k): float(v) for k, v in (value.get("src") or {}).items()}
+                self.idle = {str(k): float(v) for k, v in (value.get("idle") or {}).items()}
             elif kind == PATTERNS and route in self.engines:
                 self.engines[route].restore(sub, value)
             elif kind == SESSIONS and route in self.trackers:

@@ -87,7 +87,7 @@ class Processor:
         self.rules = rules if rules is not None else default_rules()
         self.detectors = DetectorConfigs(self.rules)
         self.router = Router(self.rules)
-        self._ticked: float | None = None
+        self._ticked: dict[str, float] = {}
         self._silence_at: float | None = None
         self.state_items = state_items
         self.clock = clock
@@ -188,8 +188,26 @@ class Processor:
         return result
 
     def _event_now(self) -> float | None:
-        """The newest event time across this worker's partitions."""
-        marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
+        """Event time as far as every active partition of this worker has got.
+
+        A partition that saw records within ``IDLE_FLUSH_S`` is active; the
+        slowest active one sets the time, so a partition that is merely behind
+        (a backlog read unevenly) does not make its services look silent. With
+        no active partition, the newest event time of any.
+        """
+        wall = self.clock()
+        idle_s = self.settings.idle_flush_s
+        marks = []
+        active = []
+        for tp, pipe in self.pipelines.items():
+            wm = pipe.windows.watermark
+            if wm is None:
+                continue
+            marks.append(wm)
+            if wall - self.last_seen.get(tp, wall) < idle_s:
+                active.append(wm)
+        if active:
+            return min(active)
         return max(marks) if marks else None
 
     def _check_silence(
@@ -205,17 +223,28 @@ class Processor:
                 result.alerts.extend(alerts)
                 touched[tp] = pipe
 
-    def _tick(self, result: BatchResult) -> None:
-        """Tell every correlation partition how far the sources have got (at most once a second)."""
-        marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
-        if not marks:
-            return
-        reached = max(marks) - self.settings.grace_s
-        if self._ticked is not None and reached < self._ticked + 1.0:
-            return
-        self._ticked = reached
-        tick = encode_tick(reached)
-        result.ticks.extend((p, tick) for p in range(self.settings.topic_partitions))
+    def _tick(self, result: BatchResult, idle: Iterable[str] = ()) -> None:
+        """Tell every correlation partition how far each source partition has got.
+
+        A source reports at most once per second of its event time; an idle one
+        reports that it stopped, so it no longer holds the correlation time back.
+        """
+        partitions = range(self.settings.topic_partitions)
+        for tp, pipe in self.pipelines.items():
+            wm = pipe.windows.watermark
+            if wm is None:
+                continue
+            reached = wm - self.settings.grace_s
+            last = self._ticked.get(tp)
+            if last is not None and reached < last + 1.0:
+                continue
+            self._ticked[tp] = reached
+            tick = encode_tick(tp, reached)
+            result.ticks.extend((p, tick) for p in partitions)
+        for tp in idle:
+            self._ticked.pop(tp, None)
+            tick = encode_tick(tp, None)
+            result.ticks.extend((p, tick) for p in partitions)
 
     def flush_idle(self, idle_s: float | None = None) -> BatchResult:
         """Close every open window of partitions that saw no record for ``idle_s`` wall seconds."""
@@ -229,6 +258,8 @@ class Processor:
                 continue
             result.add_closed(pipe.close_all())
             touched[tp] = pipe
+        if touched and self.router.active:
+            self._tick(result, idle=touched)
         newest = self._event_now()
         all_idle = bool(self.last_seen) and all(now - s >= idle_s for s in self.last_seen.values())
         if all_idle and newest is not None and now - newest <= LIVE_HORIZON_S:
@@ -302,7 +333,7 @@ class CorrelationProcessor:
                 continue
             tick = decode_tick(rec.value or b"")
             if tick is not None:
-                pipe.tick(tick, rec.offset)
+                pipe.tick(tick[0], tick[1], rec.offset)
                 continue
             try:
                 route, event = decode_forwarded(rec.value or b"")
