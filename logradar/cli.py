@@ -340,12 +340,14 @@ def demo(
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
     port: Annotated[int, typer.Option(help="Broker port; a free one if taken.")] = 9092,
-    rate: Annotated[float, typer.Option(help="Generated events per second.")] = 200.0,
+    speed: Annotated[
+        float, typer.Option(min=1.0, help="Replay speed: times real (event) time.")
+    ] = 60.0,
 ) -> None:
-    """Embedded broker, a worker, a generator with an error burst, and a live view."""
+    """Embedded broker, a worker, one incident per detector replayed fast, and a live view."""
     from logradar.demo import run_demo
 
-    raise typer.Exit(run_demo(duration=duration, port=port, rate=rate))
+    raise typer.Exit(run_demo(duration=duration, port=port, speed=speed))
 
 
 # --- Backtest and rules ------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""``logradar demo``: the embedded broker, a worker, a generator and a live terminal view.
+"""``logradar demo``: the embedded broker, a worker, a scenario replay and a live terminal view.
 
-Every child runs in its own process group and is stopped on exit (Ctrl-C
-included), so nothing is left behind. The demo shortens the windows (10 s
-tumbling, 30 s hopping every 10 s) so a newcomer sees windows close and the
-injected error burst fire and resolve within a minute or two.
+The demo generates the ``all`` scenario (one incident per detector, 30 minutes
+of event time apart, in calm traffic) and replays it at ``speed`` times real
+time, paced by event time, so a newcomer sees windows close and every alert
+type fire, one about every ``1800 / speed`` seconds (30 s at the default 60x):
+error burst, anomaly, traffic drop, silence, brute force, an order without
+payment, a new log template and a long session. Every child runs in its own
+process group and is stopped on exit (Ctrl-C included), so nothing is left
+behind.
 """
 
 from __future__ import annotations
@@ -27,14 +31,34 @@ from logradar.broker import EmbeddedBroker, free_port, start_broker, wait_for_po
 from logradar.kafka import ensure_topics, make_consumer
 
 DEMO_ENV = {
-    "LOGRADAR_TUMBLING_S": "10",
-    "LOGRADAR_HOPPING_SIZE_S": "30",
-    "LOGRADAR_HOPPING_STEP_S": "10",
-    "LOGRADAR_GRACE_S": "2",
     "LOGRADAR_IDLE_FLUSH_S": "10",
     "LOGRADAR_SESSION_TIMEOUT_S": "10",
 }
-TOPICS = ("logs.raw", "alerts", "logs.window-counts", "logs.dead-letter")
+TOPICS = ("logs.raw", "alerts", "logs.window-counts", "logs.dead-letter", "logs.sessions")
+RATE = 10.0  # events/s of event time in the generated scenario
+# The example rules, with a template warm-up that fits RATE.
+DEMO_RULES_EXTRA = "\ntemplates: {warmup: 200}\n"
+
+
+def _scenario(directory: Path) -> tuple[Path, Path]:
+    """Write the all-incidents scenario and the demo rules; return their paths."""
+    from logradar.generate import generate, scenario_defaults, write_lines
+
+    d = scenario_defaults("all")
+    start = time.time() - 86400
+    records = generate(
+        start_ts=start,
+        rate=RATE,
+        count=round(d["count"] / d["rate"] * RATE),
+        scenario="all",
+        burst_at_s=d["burst_at_s"],
+    )
+    logs = directory / "all-incidents.log"
+    write_lines(logs, records)
+    rules = directory / "rules.yaml"
+    example = Path(__file__).resolve().parent.parent / "ops" / "rules.example.yaml"
+    rules.write_text(example.read_text() + DEMO_RULES_EXTRA)
+    return logs, rules
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -80,12 +104,14 @@ class View:
 
     def __init__(self) -> None:
         self.latest: dict[tuple[str, str], dict[str, Any]] = {}
-        self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
+        self.alerts: deque[dict[str, Any]] = deque(maxlen=12)
         self.windows = 0
+        self.fired = 0
 
     def add(self, topic: str, doc: dict[str, Any]) -> None:
         if topic == "alerts":
             self.alerts.appendleft(doc)
+            self.fired += doc.get("state") == "firing"
         elif doc.get("kind") == "tumbling":
             self.windows += 1
             key = (doc["service"], doc["level"])
@@ -97,7 +123,7 @@ class View:
         from rich.panel import Panel
         from rich.table import Table
 
-        counts = Table(title="last closed 10 s window per service and level", expand=True)
+        counts = Table(title="last closed 1 min window per service and level", expand=True)
         for col in ("service", "window (UTC)", "level", "count"):
             counts.add_column(col, justify="right" if col == "count" else "left")
         for (service, level), doc in sorted(self.latest.items()):
@@ -113,6 +139,7 @@ class View:
             )
         head = (
             f"logradar demo, {time.monotonic() - started:,.0f} s  |  windows closed: {self.windows}"
+            f"  |  alerts: {self.fired}"
             f"  |  metrics: {metrics_url}  |  Ctrl-C stops everything"
         )
         return Group(Panel(head), counts, alerts)
@@ -124,7 +151,7 @@ def _start_broker(port: int) -> EmbeddedBroker:
     return start_broker(port)
 
 
-def run_demo(*, duration: float | None, port: int, rate: float) -> int:
+def run_demo(*, duration: float | None, port: int, speed: float) -> int:
     from rich.console import Console
     from rich.live import Live
 
@@ -141,14 +168,16 @@ def run_demo(*, duration: float | None, port: int, rate: float) -> int:
     }
     metrics_url = f"http://127.0.0.1:{web_port}/metrics"
     console.print(f"embedded broker on {broker.url}; logs in {logs}")
+    scenario, rules = _scenario(logs)
+    env["LOGRADAR_RULES"] = str(rules)
     started = time.monotonic()
     consumer = None
     try:
         ensure_topics(broker.bootstrap, TOPICS, 4)
         with _children() as procs:
             procs.append(_spawn(["worker", "--loglevel", "warn"], env, logs / "worker.log"))
-            gen = ["generate", "--rate", str(rate), "--scenario", "error-burst", "--burst-at", "40"]
-            procs.append(_spawn(gen, env, logs / "generate.log"))
+            feed = ["replay", str(scenario), "--speed", str(speed), "--no-progress"]
+            procs.append(_spawn(feed, env, logs / "replay.log"))
             consumer = make_consumer(broker.bootstrap, f"demo-view-{os.getpid()}")
             consumer.subscribe(["alerts", "logs.window-counts"])
             view = View()
@@ -161,7 +190,7 @@ def run_demo(*, duration: float | None, port: int, rate: float) -> int:
                         if msg.error() is None and value and topic:
                             view.add(topic, orjson.loads(value))
                     live.update(view.render(metrics_url, started))
-                    dead = [p for p in procs if p.poll() is not None]
+                    dead = [p for p in procs if p.poll() not in (None, 0)]
                     if dead:
                         console.print(f"a child exited ({dead[0].args!r}); see the logs in {logs}")
                         return 1

@@ -41,6 +41,7 @@ class Metrics:
     duplicates: Counter
     offset_gaps: Counter
     changelog_tail: Counter
+    evictions: Counter
     windows_closed: Counter
     alerts: Counter
     event_lag: Histogram
@@ -67,6 +68,11 @@ class Metrics:
             changelog_tail=counter(
                 "changelog_tail_records",
                 "State records read after Faust's recovery stopped short of a partition's end.",
+            ),
+            evictions=counter(
+                "evictions",
+                "Open pattern matches or sessions evicted by their cap (oldest first).",
+                ("kind",),
             ),
             windows_closed=counter("windows_closed", "Windows closed and emitted.", ("kind",)),
             alerts=counter("alerts", "Alerts emitted.", ("rule", "severity", "state")),

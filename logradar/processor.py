@@ -302,6 +302,7 @@ class CorrelationProcessor:
         self.pipelines: dict[str, CorrelationPipeline] = {}
         self.partitions: dict[str, int] = {}
         self.last_seen: dict[str, float] = {}
+        self._evicted: dict[str, int] = {}
 
     def pipeline(self, topic: str, partition: int) -> CorrelationPipeline:
         tp = tp_name(topic, partition)
@@ -381,4 +382,17 @@ class CorrelationProcessor:
             result.state.extend((partition, key, value) for key, value in pipe.take_dirty())
         for alert in result.alerts:
             self.metrics.alerts.labels(alert.rule, alert.severity, alert.state).inc()
+        self._count_evictions()
         return result
+
+    def _count_evictions(self) -> None:
+        """Export the engines' eviction counters (cumulative per engine) as metric increments."""
+        totals = {"pattern": 0, "session": 0}
+        for pipe in self.pipelines.values():
+            totals["pattern"] += sum(e.evicted for e in pipe.engines.values())
+            totals["session"] += sum(t.evicted for t in pipe.trackers.values())
+        for kind, total in totals.items():
+            delta = total - self._evicted.get(kind, 0)
+            if delta > 0:
+                self.metrics.evictions.labels(kind).inc(delta)
+            self._evicted[kind] = total

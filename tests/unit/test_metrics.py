@@ -51,6 +51,7 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         "logradar_replayed_events": "counter",
         "logradar_offset_gaps": "counter",
         "logradar_changelog_tail_records": "counter",
+        "logradar_evictions": "counter",
         "logradar_windows_closed": "counter",
         "logradar_alerts": "counter",
         "logradar_event_lag_seconds": "histogram",
