@@ -31,7 +31,7 @@ from logradar.broker import EmbeddedBroker, free_port, start_broker, wait_for_po
 from logradar.kafka import ensure_topics, make_consumer
 
 DEMO_ENV = {
-    "LOGRADAR_IDLE_FLUSH_S": "10",
+    "LOGRADAR_IDLE_FLUSH_S": "5",  # a silent partition idles within 5 min of event time
     "LOGRADAR_SESSION_TIMEOUT_S": "10",
 }
 TOPICS = ("logs.raw", "alerts", "logs.window-counts", "logs.dead-letter", "logs.sessions")
