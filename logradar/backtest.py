@@ -49,12 +49,13 @@ from logradar.metrics import Metrics
 from logradar.model import DeadLetter
 from logradar.parsing import parse
 from logradar.processor import BatchResult, CorrelationProcessor, Processor, RawRecord
+from logradar.progress import FileProgress
 from logradar.replay import read_records
 from logradar.rules import Rules
 from logradar.settings import Settings
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    pass
 
 __all__ = ["BacktestResult", "backtest", "partition_for"]
 
@@ -213,7 +214,7 @@ def backtest(
     feeder = _Feeder(settings, rules, clock, result)
     offsets = [0] * n
     newest = NO_TIME
-    bar = _Bar(progress, total_bytes)
+    bar = FileProgress("backtest", progress, total_bytes)
     keyer = _Keyer(jobs, (fmt,) if fmt else None, n, size)
     started = time.perf_counter()
     try:
@@ -233,11 +234,11 @@ def backtest(
                         clock.now = newest
                     feeder.source(batch)
                     result.events += len(batch)
-                    bar.advance(batch)
+                    bar.advance(sum(len(r.value or b"") + 1 for r in batch), result.events)
         feeder.close()
     finally:
         keyer.close()
-        bar.stop()
+        bar.stop(result.events)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -416,51 +417,3 @@ class _Keyer:
     def close(self) -> None:
         if self.helper is not None:
             self.helper.close()
-
-
-class _Bar:
-    """A rich progress bar over the bytes of the files, on stderr (nothing when off)."""
-
-    def __init__(self, enabled: bool, total_bytes: int) -> None:
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-        self.records = 0
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[records]:,} records"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self.task = self.progress.add_task("backtest", total=total_bytes, records=0)
-        self.progress.start()
-
-    def describe(self, name: str) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, description=name)
-
-    def advance(self, batch: list[RawRecord]) -> None:
-        if self.progress is None or self.task is None:
-            return
-        self.records += len(batch)
-        nbytes = sum(len(r.value or b"") for r in batch) + len(batch)
-        self.progress.update(self.task, advance=nbytes, records=self.records)
-
-    def stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from logradar.progress import FileProgress
+
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    pass
 
 
 @dataclass
@@ -165,7 +167,7 @@ def replay(
     stats = ReplayStats()
     started = time.monotonic()
     newest: float | None = None
-    bar = _Bar(progress, total_bytes)
+    bar = FileProgress("replay", progress, total_bytes)
     try:
         for path in files:
             bar.describe(path.name)
@@ -196,52 +198,3 @@ def replay(
     if stats.failed:
         raise DeliveryError(stats, sender.first_error)
     return stats
-
-
-class _Bar:
-    """A rich progress bar over the bytes of the files, on stderr (nothing when off)."""
-
-    def __init__(self, enabled: bool, total_bytes: int) -> None:
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-        self.pending = 0
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[records]:,} records"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-        )
-        self.task = self.progress.add_task("replay", total=total_bytes, records=0)
-        self.progress.start()
-
-    def describe(self, name: str) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, description=name)
-
-    def advance(self, nbytes: int, records: int) -> None:
-        if self.progress is None or self.task is None:
-            return
-        self.pending += nbytes
-        if records % 2000 == 0:
-            self.progress.update(self.task, advance=self.pending, records=records)
-            self.pending = 0
-
-    def stop(self, records: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=self.pending, records=records)
-            self.progress.stop()
