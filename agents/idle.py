@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from agents.outputs import send
 from streams.app import app, settings
-from tables.state import correlation, persist, processor
+from tables.state import correlation, persist, processor, step
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
 async def flush_idle() -> None:
-    result = processor.flush_idle()
-    if result.state or result.counts or result.alerts:
-        await send(result)
-        persist(result)
-    result = correlation.advance_idle(settings.idle_flush_s)
-    if result.state or result.alerts or result.sessions:
-        await send(result)
-        persist(result)
+    async with step:
+        result = processor.flush_idle()
+        if result.state or result.counts or result.alerts or result.ticks:
+            await send(result)
+            await persist(result)
+        result = correlation.advance_idle(settings.idle_flush_s)
+        if result.state or result.alerts or result.sessions:
+            await send(result)
+            await persist(result)

@@ -8,6 +8,7 @@ with it when the group rebalances.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,15 +98,41 @@ processor = Processor(
 correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
 
 
-def persist(result: BatchResult) -> None:
-    """Apply a result's state changes locally and to the changelog, on their partitions."""
+# Processing a batch, sending its outputs and persisting its state is one step: the
+# agents and the idle timer take this lock for it, so state records of one key can
+# never reach the changelog out of order.
+step = asyncio.Lock()
+
+
+async def persist(result: BatchResult) -> None:
+    """Apply a result's state changes locally and write them to the changelog; wait for it.
+
+    Faust's own ``send_changelog`` queues records in its producer buffer, and the
+    flush Faust runs before committing offsets gives up on that buffer after
+    0.1 s (``ProducerBuffer.flush_atmost``), so offsets could be committed ahead
+    of the state that includes them. Awaiting delivery here, before the batch's
+    events are acknowledged, keeps state ahead of the committed offsets.
+    """
     data = state.data
+    changelog = state.changelog_topic
+    pending = []
     for partition, key, value in result.state:
         if value is None:
             data.pop(key, None)
         else:
             data[key] = value
-        state.send_changelog(partition, key, value)
+        pending.append(
+            await changelog.send(
+                key=key,
+                value=value,
+                partition=partition,
+                key_serializer=state.key_serializer,
+                value_serializer=state.value_serializer,
+                force=True,
+            )
+        )
+    if pending:
+        await asyncio.gather(*pending)
 
 
 @app.on_partitions_revoked.connect
