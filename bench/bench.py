@@ -147,7 +147,8 @@ def main() -> None:
     print("| what | events/s |")
     print("|---|---|")
     print(f"| bare confluent-kafka consume(10000) + orjson.loads (ceiling) | {ceiling:,.0f} |")
-    print(f"| logradar worker (parse, tumbling + hopping, default detectors, outputs) | {rate:,.0f} |")
+    what = "logradar worker (parse, tumbling + hopping, default detectors, outputs)"
+    print(f"| {what} | {rate:,.0f} |")
     print(f"| logradar / ceiling | {rate / ceiling:.1%} |")
 
 
