@@ -31,6 +31,7 @@ from logradar.generate import (
 from logradar.rules import TemplateRule, load_rules, parse_rules
 from logradar.settings import Settings
 from tests.integration.harness import BURST_ONLY_RULES
+from tests.integration.test_pipeline import scenario
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_RULES = REPO / "ops" / "rules.example.yaml"
@@ -68,23 +69,8 @@ def _write(tmp_path: Path, records: list[Generated], name: str = "logs.txt") -> 
 
 
 def burst_records() -> list[Generated]:
-    """As tests/integration/test_pipeline.py: disorder inside grace, late events, bad ones."""
-    return list(
-        generate(
-            start_ts=START,
-            rate=10.0,
-            count=20_000,
-            services=6,
-            seed=11,
-            scenario="error-burst",
-            disorder_s=8.0,
-            late_every=397,
-            late_by_s=900.0,
-            bad_every=251,
-            burst_at_s=900.0,
-            burst_size=3 * THRESHOLD,
-        )
-    )
+    """The same file as tests/integration/test_pipeline.py replays to the broker."""
+    return scenario(START)
 
 
 def _count_records(rows: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
