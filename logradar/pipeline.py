@@ -67,6 +67,7 @@ class PartitionPipeline:
         "alerts",
         "_meta_dirty",
         "_parts",
+        "_deleted",
     )
 
     def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
@@ -93,6 +94,7 @@ class PartitionPipeline:
         self.offset = -1
         self.alerts: list[Alert] = []
         self._meta_dirty = False
+        self._deleted: list[str] = []
 
     def is_replay(self, offset: int) -> bool:
         """True when the persisted state already includes the record at ``offset``."""
@@ -108,14 +110,19 @@ class PartitionPipeline:
         """Count one event; COUNTED, LATE or REPLAYED. Firing alerts collect in ``alerts``."""
         self.skip(offset)
         status = self.windows.add(event.ts, event.service, event.level, offset)
-        if status != COUNTED:
+        if status == LATE:
             return status
-        alert = self.burst.on_event(event.ts, event.service, event.level, event.message)
+        # A replayed event (its window record already includes it) still goes to the
+        # burst detector, whose record may not: the records of one batch can reach the
+        # changelog apart. The burst detector skips offsets it has; rate is idempotent.
+        alert = self.burst.on_event(event.ts, event.service, event.level, event.message, offset)
         if alert is not None:
             self.alerts.append(alert)
         rate = self.rate
         if rate is not None:
             rate.on_event(event.ts, event.service)
+        if status != COUNTED:
+            return status
         templates = self.templates
         if templates is not None and event.level in templates.levels:
             alert = templates.on_event(event)
@@ -159,14 +166,34 @@ class PartitionPipeline:
 
     # -- persistence -----------------------------------------------------
     def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:
-        """State records changed since the last call: (table key, value or None to delete)."""
+        """State records changed since the last call: (table key, value or None to delete).
+
+        The partition's meta record (watermark, closed boundary, source offset)
+        comes last, so it reaches the changelog after the records it vouches for.
+        A deletion is held back until the next call: until then the record keeps
+        the state from before this batch, which is what a restart from the last
+        meta record needs (a deleted record would lose the key's offset and
+        closed boundary, and a replay would then emit its windows short).
+        """
         tp = self.tp
         out: list[tuple[str, dict[str, Any] | None]] = []
-        for (service, level), value in self.windows.take_dirty():
-            out.append((SEP.join((tp, WINDOW, service, level)), value))
+        deleted: list[str] = []
+        changed = [
+            (SEP.join((tp, WINDOW, service, level)), value)
+            for (service, level), value in self.windows.take_dirty()
+        ]
         for prefix, part in self._parts.items():
-            out.extend((SEP.join((tp, prefix, key)), value) for key, value in part.take_dirty())
-        if out or self._meta_dirty:
+            changed.extend((SEP.join((tp, prefix, k)), value) for k, value in part.take_dirty())
+        for key, value in changed:
+            if value is None:
+                deleted.append(key)
+            else:
+                out.append((key, value))
+        if self._deleted:
+            written = {key for key, _ in out}
+            out.extend((key, None) for key in self._deleted if key not in written)
+        self._deleted = deleted
+        if out or deleted or self._meta_dirty:
             meta = self.windows.meta()
             meta["o"] = self.offset
             out.append((SEP.join((tp, META)), meta))

@@ -36,14 +36,21 @@ class BurstConfig:
 
 @dataclass(slots=True)
 class BurstState:
-    """One service's open-window error counts and its incident, if one is open."""
+    """One service's open-window error counts and its incident, if one is open.
+
+    ``offset`` is the last source offset counted here: an event replayed after a
+    crash at or below it is already in ``counts`` (the state record and the
+    window records of one batch can reach the changelog apart).
+    """
 
     counts: dict[int, int] = field(default_factory=dict)
     evidence: dict[int, deque[Evidence]] = field(default_factory=dict)
     fired_window: int | None = None
+    offset: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "o": self.offset,
             "c": sorted(self.counts.items()),
             "e": {
                 str(w): [[e.ts, e.level, e.message] for e in ev] for w, ev in self.evidence.items()
@@ -57,7 +64,12 @@ class BurstState:
             int(w): deque((Evidence(float(t), str(lv), str(m)) for t, lv, m in ev), EVIDENCE_MAX)
             for w, ev in data.get("e", {}).items()
         }
-        return cls({int(w): int(c) for w, c in data.get("c", [])}, evidence, data.get("f"))
+        return cls(
+            {int(w): int(c) for w, c in data.get("c", [])},
+            evidence,
+            data.get("f"),
+            int(data.get("o", -1)),
+        )
 
 
 def _clock(ts: float) -> str:
@@ -75,14 +87,24 @@ class BurstDetector:
         self.states: dict[str, BurstState] = {}
         self.dirty: set[str] = set()
 
-    def on_event(self, ts: float, service: str, level: str, message: str) -> Alert | None:
-        """Count an event at a burst level (already known not to be late); maybe fire."""
+    def on_event(
+        self, ts: float, service: str, level: str, message: str, offset: int = -1
+    ) -> Alert | None:
+        """Count an event at a burst level (already known not to be late); maybe fire.
+
+        ``offset`` is the event's source offset (-1: unknown); one this service's
+        state already includes is ignored.
+        """
         cfg = self.config_for(service)
         if level not in cfg.levels or not cfg.enabled:
             return None
         state = self.states.get(service)
         if state is None:
             state = self.states[service] = BurstState()
+        elif 0 <= offset <= state.offset:
+            return None
+        if offset > state.offset:
+            state.offset = offset
         self.dirty.add(service)
         window = floor(ts / self.window_s) * self.window_s
         count = state.counts.get(window, 0) + 1
