@@ -159,9 +159,15 @@ def generate(
     settings = _settings()
     topic = settings.input_topics[0]
     try:
-        ensure_topics(settings.bootstrap_servers, [topic], settings.topic_partitions)
+        ensure_topics(
+            settings.bootstrap_servers,
+            [topic],
+            settings.topic_partitions,
+            conf=settings.kafka_config(),
+        )
         stats = live_generate(
             bootstrap=settings.bootstrap_servers,
+            conf=settings.kafka_config(),
             topic=topic,
             rate=rate,
             count=count,
@@ -211,10 +217,16 @@ def replay(
     settings = _settings()
     target = topic or settings.input_topics[0]
     try:
-        ensure_topics(settings.bootstrap_servers, [target], settings.topic_partitions)
+        ensure_topics(
+            settings.bootstrap_servers,
+            [target],
+            settings.topic_partitions,
+            conf=settings.kafka_config(),
+        )
         stats = run(
             files,
             bootstrap=settings.bootstrap_servers,
+            conf=settings.kafka_config(),
             topic=target,
             fmt=format,
             speed=speed,
@@ -260,6 +272,40 @@ def tail(
     )
 
 
+@app.command()
+def notify(
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit once no alert arrived for --idle seconds.")
+    ] = False,
+    idle: Annotated[float, typer.Option(min=0, help="Quiet seconds that end --once.")] = 3.0,
+) -> None:
+    """Send alerts to the LOGRADAR_NOTIFY_* sinks: webhook, Slack, e-mail, Alertmanager."""
+    import logging
+
+    from logradar.notify.runner import serve
+    from logradar.notify.settings import NotifySettingsError, load_notify_settings
+
+    settings = _settings()
+    try:
+        conf = load_notify_settings()
+    except NotifySettingsError as exc:
+        _fail(str(exc), 2)
+    logging.basicConfig(level=logging.INFO, format="logradar notify: %(message)s")
+    print(
+        f"logradar notify: {settings.alerts_topic} on {settings.broker} to "
+        f"{', '.join(conf.configured())}; failures to {settings.dead_letter_topic}",
+        file=sys.stderr,
+    )
+    try:
+        stats = serve(settings, conf, once=once, idle_s=idle)
+    except RuntimeError as exc:  # dead letters not stored: offsets stay uncommitted
+        _fail(str(exc))
+    print(
+        f"handled {stats.records} alert records, {stats.dead_letters} dead letters",
+        file=sys.stderr,
+    )
+
+
 # --- Worker, embedded broker and demo --------------------------------------------
 # These import the Faust app (`streams.app`) and the broker launcher inside the
 # command bodies, never at module level.
@@ -289,7 +335,11 @@ def worker(
             load_rules(settings.rules)
         except RulesError as exc:
             _fail(f"invalid rules file (LOGRADAR_RULES):\n{exc}", 2)
-    wait_for_broker(settings.bootstrap_servers, log=lambda m: print(m, file=sys.stderr))
+    wait_for_broker(
+        settings.bootstrap_servers,
+        log=lambda m: print(m, file=sys.stderr),
+        conf=settings.kafka_config(),
+    )
     outputs = [
         settings.counts_topic,
         settings.alerts_topic,
@@ -298,7 +348,11 @@ def worker(
     ]
     try:
         prepare_topics(
-            settings.bootstrap_servers, settings.input_topics, outputs, settings.topic_partitions
+            settings.bootstrap_servers,
+            settings.input_topics,
+            outputs,
+            settings.topic_partitions,
+            conf=settings.kafka_config(),
         )
     except TopicLayoutError as exc:
         _fail(str(exc), 2)

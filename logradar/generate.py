@@ -1399,6 +1399,7 @@ def live_generate(
     burst_size: int = 30,
     window_s: int = 60,
     progress: bool = True,
+    conf: dict[str, Any] | None = None,
 ) -> ReplayStats:
     """Produce :func:`generate`'s records to ``topic``, paced at ``rate`` events/s of wall time.
 
@@ -1428,7 +1429,7 @@ def live_generate(
         burst_size=burst_size,
         window_s=window_s,
     )
-    sender = Sender(bootstrap, topic)
+    sender = Sender(bootstrap, topic, **(conf or {}))
     stats = ReplayStats()
     status = _LiveStatus(progress, topic, rate)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -43,9 +43,13 @@ def ensure_topics(
     partitions: int = 4,
     config: dict[str, str] | None = None,
     timeout: float = 15.0,
+    conf: Mapping[str, Any] | None = None,
 ) -> None:
-    """Create any of ``topics`` that do not exist yet (existing ones are left as they are)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    """Create any of ``topics`` that do not exist yet (existing ones are left as they are).
+
+    ``conf`` adds client options (``Settings.kafka_config()``: TLS and SASL).
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(conf or {})})
     deadline = time.monotonic() + timeout
     wanted = set(topics)
     while True:
@@ -67,9 +71,11 @@ def ensure_topics(
         time.sleep(0.2)
 
 
-def topic_partitions(bootstrap: str, topic: str, timeout: float = 10.0) -> int:
+def topic_partitions(
+    bootstrap: str, topic: str, timeout: float = 10.0, conf: Mapping[str, Any] | None = None
+) -> int:
     """How many partitions ``topic`` has (0 when it does not exist)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(conf or {})})
     meta = admin.list_topics(topic, timeout=timeout).topics.get(topic)
     if meta is None or meta.error is not None:
         return 0
@@ -81,10 +87,15 @@ class TopicLayoutError(RuntimeError):
 
 
 def wait_for_broker(
-    bootstrap: str, *, timeout: float | None = None, log: Any = None, every: float = 5.0
+    bootstrap: str,
+    *,
+    timeout: float | None = None,
+    log: Any = None,
+    every: float = 5.0,
+    conf: Mapping[str, Any] | None = None,
 ) -> None:
     """Block until the broker answers a metadata request, saying so every ``every`` seconds."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **(conf or {})})
     started = time.monotonic()
     while True:
         try:
@@ -99,7 +110,11 @@ def wait_for_broker(
 
 
 def prepare_topics(
-    bootstrap: str, inputs: Iterable[str], outputs: Iterable[str], partitions: int
+    bootstrap: str,
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+    partitions: int,
+    conf: Mapping[str, Any] | None = None,
 ) -> None:
     """Create missing topics; refuse inputs whose partition count differs from ``partitions``.
 
@@ -107,9 +122,9 @@ def prepare_topics(
     same number, so the two counts must match.
     """
     inputs, outputs = list(inputs), list(outputs)
-    ensure_topics(bootstrap, [*inputs, *outputs], partitions)
+    ensure_topics(bootstrap, [*inputs, *outputs], partitions, conf=conf)
     for topic in inputs:
-        n = topic_partitions(bootstrap, topic)
+        n = topic_partitions(bootstrap, topic, conf=conf)
         if n != partitions:
             raise TopicLayoutError(
                 f"input topic {topic} has {n} partitions but LOGRADAR_TOPIC_PARTITIONS="

@@ -144,6 +144,7 @@ def replay(
     fmt: str | None = None,
     speed: float | None = None,
     progress: bool = True,
+    conf: dict[str, Any] | None = None,
 ) -> ReplayStats:
     """Send every line of ``paths`` (in order) to ``topic``; raise DeliveryError if any failed.
 
@@ -162,7 +163,7 @@ def replay(
     files = [Path(p) for p in paths]
     formats = [fmt] if fmt else None
     total_bytes = sum(os.path.getsize(f) for f in files)
-    sender = Sender(bootstrap, topic)
+    sender = Sender(bootstrap, topic, **(conf or {}))
     pacer = _Pacer(speed, sender) if speed is not None else None
     stats = ReplayStats()
     started = time.monotonic()

@@ -10,10 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 from math import gcd
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENCODINGS = ("line", "ndjson", "otlp_json", "otlp_proto")
 
 
 def _split_csv(value: object) -> object:
@@ -61,6 +63,32 @@ class Settings(BaseSettings):
     batch_size: int = Field(2000, gt=0, description="Records per processing batch.")
     batch_within_s: float = Field(0.1, gt=0, description="Longest wait to fill a batch, seconds.")
     topic_partitions: int = Field(4, gt=0, description="Partitions of topics logradar creates.")
+    max_record_bytes: int = Field(
+        1_048_576, gt=0, description="Larger record values are dead-lettered (too_large)."
+    )
+    input_encoding: str = Field(
+        "",
+        description=(
+            "What one record holds: line (default), ndjson, otlp_json, otlp_proto; "
+            "'enc' for all topics or 'topic=enc;topic2=enc'."
+        ),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to talk to Kafka."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (SASL_* protocols)."
+    )
+    kafka_sasl_username: str = Field("", description="SASL user name.")
+    kafka_sasl_password: SecretStr = Field(
+        SecretStr(""), description="SASL password (or KAFKA_SASL_PASSWORD_FILE); never logged."
+    )
+    kafka_sasl_password_file: Path | None = Field(
+        None, description="File holding the SASL password (a mounted secret)."
+    )
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for TLS (SSL, SASL_SSL).")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client key for mutual TLS.")
 
     @field_validator("input_topics", mode="before")
     @classmethod
@@ -82,11 +110,74 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected kafka://host:port, got {url!r}")
         return value
 
+    @field_validator("input_encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        for part in value.split(";"):
+            enc = part.rpartition("=")[2].strip()
+            if enc and enc not in ENCODINGS:
+                known = ", ".join(ENCODINGS)
+                raise ValueError(f"unknown encoding {enc!r}; expected one of {known}")
+        return value
+
     @model_validator(mode="after")
     def _windows(self) -> Settings:
         if self.hopping_size_s % self.hopping_step_s:
             raise ValueError("HOPPING_SIZE_S must be a multiple of HOPPING_STEP_S")
         return self
+
+    @model_validator(mode="after")
+    def _security(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not self.kafka_sasl_username:
+                raise ValueError("LOGRADAR_KAFKA_SASL_USERNAME is required with a SASL_* protocol")
+            if not self.sasl_password():
+                raise ValueError("LOGRADAR_KAFKA_SASL_PASSWORD (or _FILE) is required with SASL")
+        for path in (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist")
+        return self
+
+    def sasl_password(self) -> str:
+        """The SASL password, from its file when one is named (read each time, never cached)."""
+        path = self.kafka_sasl_password_file
+        if path is not None:
+            try:
+                return path.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read KAFKA_SASL_PASSWORD_FILE: {exc.strerror}") from None
+        return self.kafka_sasl_password.get_secret_value()
+
+    def kafka_config(self) -> dict[str, Any]:
+        """Security options for librdkafka clients (confluent-kafka), without the bootstrap."""
+        proto = self.kafka_security_protocol
+        conf: dict[str, Any] = {"security.protocol": proto.lower()}
+        if proto.startswith("SASL_"):
+            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
+            conf["sasl.username"] = self.kafka_sasl_username
+            conf["sasl.password"] = self.sasl_password()
+        if proto in ("SSL", "SASL_SSL"):
+            for key, path in (
+                ("ssl.ca.location", self.kafka_ssl_cafile),
+                ("ssl.certificate.location", self.kafka_ssl_certfile),
+                ("ssl.key.location", self.kafka_ssl_keyfile),
+            ):
+                if path is not None:
+                    conf[key] = str(path)
+        return conf
+
+    def encoding_for(self, topic: str) -> str:
+        """What one record of ``topic`` holds (see ``INPUT_ENCODING``)."""
+        spec = self.input_encoding.strip()
+        if not spec:
+            return "line"
+        if "=" not in spec:
+            return spec
+        for part in spec.split(";"):
+            name, _, enc = part.partition("=")
+            if name.strip() == topic:
+                return enc.strip() or "line"
+        return "line"
 
     @property
     def bucket_s(self) -> int:
@@ -124,7 +215,8 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         loc = "_".join(str(p) for p in first["loc"]).upper()
         name = f"LOGRADAR_{loc}" if loc else "LOGRADAR_* settings"
-        raise SettingsError(f"invalid {name}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"invalid {name}: {msg}") from None
 
 
 @lru_cache(maxsize=1)

@@ -124,7 +124,9 @@ def tail(
     # A group of its own (never committed) and partitions assigned directly: no
     # group join to wait for, and no real consumer's offsets are touched.
     consumer = make_consumer(
-        settings.bootstrap_servers, f"{settings.app_id}-tail-{uuid.uuid4().hex}"
+        settings.bootstrap_servers,
+        f"{settings.app_id}-tail-{uuid.uuid4().hex}",
+        **settings.kafka_config(),
     )
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     last = time.monotonic()

@@ -98,6 +98,10 @@ class KeyBuckets:
     buckets: dict[int, int] = field(default_factory=dict)
     offset: int = -1
     closed: int | None = None
+    # The offset this state included when it was restored: a record at or below it is
+    # a replay. Live records never compare against ``offset`` itself, because one
+    # record (an OTLP or NDJSON batch) may carry several events of the same key.
+    sealed: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {"o": self.offset, "b": sorted(self.buckets.items()), "c": self.closed}
@@ -105,10 +109,12 @@ class KeyBuckets:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyBuckets:
         closed = data.get("c")
+        offset = int(data["o"])
         return cls(
             {int(b): int(c) for b, c in data["b"]},
-            int(data["o"]),
+            offset,
             None if closed is None else int(closed),
+            offset,
         )
 
 
@@ -150,7 +156,7 @@ class PartitionWindows:
         state = self.keys.get(key)
         if state is None:
             state = self.keys[key] = KeyBuckets()
-        elif 0 <= offset <= state.offset:
+        elif 0 <= offset <= state.sealed:
             return REPLAYED
         buckets = state.buckets
         buckets[bucket] = buckets.get(bucket, 0) + 1

@@ -6,12 +6,38 @@ Every Faust setting comes from :class:`logradar.settings.Settings`, so the
 
 from __future__ import annotations
 
+import ssl
+
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from logradar.metrics import Metrics
 from logradar.settings import Settings, get_settings
+
+
+def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """Faust's broker credentials from the KAFKA_* settings (None: plaintext)."""
+    proto = settings.kafka_security_protocol
+    context = None
+    if proto in ("SSL", "SASL_SSL"):
+        cafile = settings.kafka_ssl_cafile
+        context = ssl.create_default_context(cafile=None if cafile is None else str(cafile))
+        if settings.kafka_ssl_certfile is not None:
+            keyfile = settings.kafka_ssl_keyfile
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile), None if keyfile is None else str(keyfile)
+            )
+    if proto == "SSL":
+        return faust.SSLCredentials(context)
+    if proto.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.sasl_password(),
+            ssl_context=context,
+            mechanism=settings.kafka_sasl_mechanism,
+        )
+    return None
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -23,6 +49,7 @@ def create_app(settings: Settings) -> faust.App:
         # these arguments; an empty env makes LOGRADAR_* the only configuration.
         env={},
         broker=settings.broker,
+        broker_credentials=credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir),
         autodiscover=["tables", "agents"],

@@ -52,6 +52,7 @@ def _complete_changelog_tail(partition: int) -> int:
             "group.id": f"{settings.app_id}-tail",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
+            **settings.kafka_config(),
         }
     )
     applied = 0

@@ -47,6 +47,7 @@ class BurstState:
     evidence: dict[int, deque[Evidence]] = field(default_factory=dict)
     fired_window: int | None = None
     offset: int = -1
+    sealed: int = -1  # ``offset`` as restored: a replayed event is at or below it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class BurstState:
             {int(w): int(c) for w, c in data.get("c", [])},
             evidence,
             data.get("f"),
+            int(data.get("o", -1)),
             int(data.get("o", -1)),
         )
 
@@ -101,7 +103,7 @@ class BurstDetector:
         state = self.states.get(service)
         if state is None:
             state = self.states[service] = BurstState()
-        elif 0 <= offset <= state.offset:
+        elif 0 <= offset <= state.sealed:
             return None
         if offset > state.offset:
             state.offset = offset
