@@ -30,3 +30,26 @@ def test_create_app_ignores_fausts_environment(
     assert app.conf.id == "pinned"
     assert Path(app.conf.datadir).is_relative_to(tmp_path)
     assert app.conf.broker_session_timeout == 12
+
+
+def test_sasl_settings_become_fausts_broker_credentials(tmp_path: Path) -> None:
+    import faust
+
+    from streams.app import create_app
+
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="svc",
+        kafka_sasl_password="s3cret",
+    )
+    creds = create_app(settings).conf.broker_credentials
+    assert isinstance(creds, faust.SASLCredentials)
+    assert (creds.username, creds.password, creds.mechanism.value) == (
+        "svc",
+        "s3cret",
+        "SCRAM-SHA-256",
+    )
+    assert "s3cret" not in repr(creds)
+    assert create_app(Settings(data_dir=tmp_path)).conf.broker_credentials is None

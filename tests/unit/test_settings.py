@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from logradar.settings import Settings, SettingsError, load_settings
@@ -65,3 +67,60 @@ def test_invalid_values_give_one_line_naming_the_variable(
 )
 def test_text_formats_per_topic(spec: str, topic: str, formats: tuple[str, ...] | None) -> None:
     assert Settings(text_formats=spec).formats_for(topic) == formats
+
+
+@pytest.mark.parametrize(
+    ("spec", "topic", "encoding"),
+    [
+        ("", "logs", "line"),
+        ("otlp_proto", "anything", "otlp_proto"),
+        ("otel=otlp_json;app=ndjson", "app", "ndjson"),
+        ("otel=otlp_json;app=ndjson", "other", "line"),
+    ],
+)
+def test_input_encoding_per_topic(spec: str, topic: str, encoding: str) -> None:
+    assert Settings(input_encoding=spec).encoding_for(topic) == encoding
+
+
+def test_the_settings_know_every_encoding_the_parser_does() -> None:
+    from logradar.parsing.batched import ENCODINGS
+    from logradar.settings import ENCODINGS as SETTINGS_ENCODINGS
+
+    assert set(ENCODINGS) == set(SETTINGS_ENCODINGS)
+    with pytest.raises(SettingsError, match="LOGRADAR_INPUT_ENCODING: unknown encoding 'csv'"):
+        load_settings(input_encoding="logs=csv")
+
+
+def test_sasl_needs_a_user_and_a_password_and_never_shows_it(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="LOGRADAR_KAFKA_SASL_USERNAME is required"):
+        load_settings(kafka_security_protocol="SASL_SSL")
+    with pytest.raises(SettingsError, match="LOGRADAR_KAFKA_SASL_PASSWORD"):
+        load_settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u")
+    s = load_settings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="u",
+        kafka_sasl_password="hunter2",
+    )
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    assert s.kafka_config() == {
+        "security.protocol": "sasl_plaintext",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "u",
+        "sasl.password": "hunter2",
+    }
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    s = load_settings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="u",
+        kafka_sasl_password_file=str(secret),
+        kafka_ssl_cafile=str(ca),
+    )
+    conf = s.kafka_config()
+    assert conf["sasl.password"] == "from-a-file"
+    assert conf["ssl.ca.location"] == str(ca)
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(kafka_security_protocol="SSL", kafka_ssl_cafile=str(tmp_path / "nope"))
