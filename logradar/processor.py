@@ -25,8 +25,9 @@ from logradar.correlation import (
 )
 from logradar.detectors.config import DetectorConfigs
 from logradar.metrics import Metrics
-from logradar.model import DeadLetter, DeadReason, dead_letter_record
+from logradar.model import DeadLetter, DeadReason, LogEvent, dead_letter_record
 from logradar.parsing import parse
+from logradar.parsing.batched import parse_batch
 from logradar.pipeline import COUNTED, LATE, Closed, PartitionPipeline
 from logradar.rules import Rules, default_rules
 from logradar.settings import Settings
@@ -36,6 +37,8 @@ StateItems = Callable[[int], Iterable[tuple[str, Any]]]  # the state records of 
 
 # Event times within this many seconds of the wall clock count as live data.
 LIVE_HORIZON_S = 3600.0
+# A dead letter keeps at most this many bytes of an oversized or batched record.
+DEAD_KEEP_BYTES = 1024
 
 
 class RawRecord(NamedTuple):
@@ -95,6 +98,7 @@ class Processor:
         self.partitions: dict[str, int] = {}
         self.last_seen: dict[str, float] = {}
         self._formats: dict[str, Sequence[str] | None] = {}
+        self._encodings: dict[str, str] = {}
         self.last_alert: dict[str, Any] | None = None
 
     def pipeline(self, topic: str, partition: int) -> PartitionPipeline:
@@ -122,6 +126,63 @@ class Processor:
             fmts = self._formats[topic] = self.settings.formats_for(topic)
             return fmts
 
+    def encoding(self, topic: str) -> str:
+        try:
+            return self._encodings[topic]
+        except KeyError:
+            enc = self._encodings[topic] = self.settings.encoding_for(topic)
+            return enc
+
+    def _dead(
+        self,
+        result: BatchResult,
+        dead: DeadLetter,
+        rec: RawRecord,
+        keep: int | None = None,
+        index: int | None = None,
+    ) -> None:
+        record = dead_letter_record(
+            dead,
+            rec.value,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key,
+            keep_bytes=keep,
+        )
+        if index is not None:
+            record["index"] = index
+        result.dead_letters.append(record)
+        self.metrics.dead_letters.labels(dead.reason.value).inc()
+
+    def _parsed(self, rec: RawRecord, result: BatchResult) -> list[LogEvent]:
+        """The events of one record; its dead letters go to ``result``."""
+        value = rec.value
+        limit = self.settings.max_record_bytes
+        if value is not None and len(value) > limit:
+            detail = f"{len(value)} bytes, over LOGRADAR_MAX_RECORD_BYTES={limit}"
+            self._dead(result, DeadLetter(DeadReason.TOO_LARGE, detail), rec, DEAD_KEEP_BYTES)
+            return []
+        encoding = self.encoding(rec.topic)
+        formats = self.formats(rec.topic)
+        if encoding == "line":
+            one = parse(value, key=rec.key, kafka_ts=rec.timestamp, formats=formats)
+            if isinstance(one, DeadLetter):
+                self._dead(result, one, rec)
+                return []
+            return [one]
+        events: list[LogEvent] = []
+        many = parse_batch(
+            value, encoding=encoding, key=rec.key, kafka_ts=rec.timestamp, formats=formats
+        )
+        for i, item in enumerate(many):
+            if isinstance(item, DeadLetter):
+                # the detail names the record within the batch; the batch's first KiB is kept
+                self._dead(result, item, rec, DEAD_KEEP_BYTES, i if len(many) > 1 else None)
+            else:
+                events.append(item)
+        return events
+
     def process(self, records: Iterable[RawRecord]) -> BatchResult:
         """Parse and count a batch; close what the watermarks passed; collect state changes."""
         result = BatchResult()
@@ -145,34 +206,19 @@ class Processor:
             if pipe.is_replay(rec.offset):
                 replayed += 1
                 continue
-            parsed = parse(
-                rec.value, key=rec.key, kafka_ts=rec.timestamp, formats=self.formats(rec.topic)
-            )
-            if isinstance(parsed, DeadLetter):
-                pipe.skip(rec.offset)
-                result.dead_letters.append(
-                    dead_letter_record(
-                        parsed,
-                        rec.value,
-                        topic=rec.topic,
-                        partition=rec.partition,
-                        offset=rec.offset,
-                        key=rec.key,
-                    )
-                )
-                metrics.dead_letters.labels(parsed.reason.value).inc()
-                continue
-            status = pipe.process(parsed, rec.offset)
-            if status == COUNTED:
-                k = (parsed.service, parsed.level)
-                per_key[k] = per_key.get(k, 0) + 1
-                lag(now - parsed.ts)
-                if route is not None:
-                    result.forward.extend(route(parsed))
-            elif status == LATE:
-                late += 1
-            else:
-                replayed += 1
+            pipe.skip(rec.offset)
+            for parsed in self._parsed(rec, result):
+                status = pipe.process(parsed, rec.offset)
+                if status == COUNTED:
+                    k = (parsed.service, parsed.level)
+                    per_key[k] = per_key.get(k, 0) + 1
+                    lag(now - parsed.ts)
+                    if route is not None:
+                        result.forward.extend(route(parsed))
+                elif status == LATE:
+                    late += 1
+                else:
+                    replayed += 1
         for tp, pipe in touched.items():
             self.last_seen[tp] = now
             result.add_closed(pipe.close_due())

@@ -1,0 +1,77 @@
+"""The Processor's record handling: size limit, batched encodings, replays of batched records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from logradar.metrics import Metrics
+from logradar.processor import Processor, RawRecord
+from logradar.settings import Settings
+
+START = 28_333_333 * 60
+
+
+def processor(state: dict[str, Any] | None = None, **settings: Any) -> Processor:
+    store = {} if state is None else state
+    return Processor(
+        Settings(**settings),
+        Metrics.create(CollectorRegistry(), 500),
+        state_items=lambda _p: list(store.items()),
+        clock=lambda: START + 86400.0,
+    )
+
+
+def line(ts: float, service: str = "api", level: str = "INFO") -> bytes:
+    return orjson.dumps({"ts": ts, "service": service, "level": level, "msg": "hello"})
+
+
+def counted(proc: Processor) -> dict[tuple[str, str], int]:
+    """Events counted so far per (service, level), from the open windows and those closed."""
+    out: dict[tuple[str, str], int] = {}
+    for pipe in proc.pipelines.values():
+        for key, state in pipe.windows.keys.items():
+            out[key] = out.get(key, 0) + sum(state.buckets.values())
+    return out
+
+
+def test_a_record_over_max_record_bytes_is_dead_lettered_with_its_first_kib() -> None:
+    proc = processor(max_record_bytes=2048)
+    big = line(START, "api") + b" " * 4000
+    result = proc.process(
+        [
+            RawRecord("logs", 0, 0, None, big, None),
+            RawRecord("logs", 0, 1, None, line(START + 1), None),
+        ]
+    )
+    (dead,) = result.dead_letters
+    assert dead["reason"] == "too_large"
+    assert "LOGRADAR_MAX_RECORD_BYTES=2048" in dead["detail"]
+    assert dead["truncated"] is True and len(dead["value"]) == 1024
+    assert dead["value_bytes"] == len(big)
+    assert counted(proc) == {("api", "INFO"): 1}
+
+
+def test_ndjson_records_count_every_line_and_dead_letter_the_bad_one_alone() -> None:
+    proc = processor(input_encoding="logs=ndjson")
+    value = b"\n".join([line(START), line(START + 1), b"{oops", line(START + 2, level="ERROR")])
+    result = proc.process([RawRecord("logs", 0, 0, None, value, None)])
+    (dead,) = result.dead_letters
+    assert dead["reason"] == "invalid_json" and dead["index"] == 2
+    assert dead["detail"].startswith("line 3")
+    assert counted(proc) == {("api", "INFO"): 2, ("api", "ERROR"): 1}
+
+
+def test_a_batched_record_replayed_after_a_restart_is_not_counted_again() -> None:
+    state: dict[str, Any] = {}
+    proc = processor(state, input_encoding="ndjson")
+    first = RawRecord("logs", 0, 0, None, b"\n".join(line(START + i) for i in range(5)), None)
+    result = proc.process([first])
+    state.update((key, value) for _p, key, value in result.state)
+    again = processor(state, input_encoding="ndjson")
+    second = RawRecord("logs", 0, 1, None, b"\n".join(line(START + i) for i in range(3)), None)
+    # a crash before the offset commit delivers the first record again
+    again.process([first, second])
+    assert counted(again) == {("api", "INFO"): 8}
