@@ -21,8 +21,21 @@ install: $(STAMP) ## Create .venv and install logradar with its dev extra
 run: $(STAMP) ## Start the demo: embedded broker, worker, generator, live view
 	$(BIN)/logradar demo
 
-test: $(STAMP) ## Run every test (unit, agents, integration on the embedded broker)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run every test (unit, agents, integration on the embedded broker); chaos: make chaos
+	$(BIN)/python -m pytest --ignore=tests/chaos
+
+chaos: $(STAMP) ## Fault tests: kills, scale-out, broker pause, SIGTERM (several minutes)
+	$(BIN)/python -m pytest tests/chaos -v
+
+fuzz: $(STAMP) ## Fuzz the normaliser with atheris for FUZZ_SECONDS (default 120)
+	mkdir -p .logradar/fuzz-corpus
+	$(BIN)/python tests/fuzz/fuzz_parse.py -max_total_time=$${FUZZ_SECONDS:-120} -artifact_prefix=.logradar/ .logradar/fuzz-corpus
+
+soak: $(STAMP) ## Memory soak: 10 min at a steady rate over 10,000 keys, prints the RSS series
+	$(BIN)/python bench/soak.py
+
+audit: $(STAMP) ## pip-audit over the installed dependencies (fails on known vulnerabilities)
+	$(BIN)/python .ci/audit.py
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
@@ -35,4 +48,4 @@ bench: $(STAMP) ## Throughput benchmark on the embedded broker (see BENCHMARKS.m
 clean: ## Remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .logradar
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test chaos fuzz soak audit lint bench clean

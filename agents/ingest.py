@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from agents.outputs import send
 from logradar.processor import RawRecord
-from streams.app import app, settings
+from streams.app import app, metrics, settings
 from streams.topics import raw_logs
 from tables.state import persist, processor, step
 
@@ -15,9 +16,11 @@ from tables.state import persist, processor, step
 async def ingest(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
         async with step:
+            started = time.perf_counter()
             result = processor.process(
                 RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
                 for m in (e.message for e in events)
             )
             await send(result)
             await persist(result)
+            metrics.batch_seconds.observe(time.perf_counter() - started)

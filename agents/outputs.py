@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from logradar.processor import BatchResult
+from streams.app import metrics
 from streams.topics import alerts, correlate, counts, dead_letters, sessions
 
 
@@ -45,4 +46,6 @@ async def send(result: BatchResult) -> None:
         key = f"{record['key']}={record['key_value']}".encode()
         await put(sessions, key, orjson.dumps(record))
     if pending:
+        started = time.perf_counter()
         await asyncio.gather(*pending)
+        metrics.output_seconds.observe(time.perf_counter() - started)

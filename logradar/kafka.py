@@ -109,6 +109,18 @@ def wait_for_broker(
                 log(f"waiting for the broker at {bootstrap} ({waited:.0f}s so far): {exc}")
 
 
+def broker_reachable(
+    bootstrap: str, conf: Mapping[str, Any] | None = None, timeout: float = 3.0
+) -> str | None:
+    """None when the cluster answers a metadata request within ``timeout``, else why not."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **(conf or {})})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        return str(exc.args[0] if exc.args else exc)
+    return None
+
+
 def prepare_topics(
     bootstrap: str,
     inputs: Iterable[str],

@@ -11,7 +11,26 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from logradar.model import DeadReason
+
 OTHER = "_other"
+STEP_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    float("inf"),
+)
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400, float("inf"))
 
 
@@ -47,6 +66,9 @@ class Metrics:
     event_lag: Histogram
     open_windows: Gauge
     watermark: Gauge
+    broker_up: Gauge
+    batch_seconds: Histogram
+    output_seconds: Histogram
     service_cap: LabelCap
 
     @classmethod
@@ -54,7 +76,7 @@ class Metrics:
         def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
             return Counter(f"logradar_{name}", doc, labels, registry=registry)
 
-        return cls(
+        metrics = cls(
             events=counter("events", "Log events counted.", ("service", "level")),
             dead_letters=counter("dead_letters", "Records dead-lettered.", ("reason",)),
             late_events=counter("late_events", "Events whose window had already closed (dropped)."),
@@ -92,8 +114,34 @@ class Metrics:
                 "Newest event time seen across this worker's partitions.",
                 registry=registry,
             ),
+            broker_up=Gauge(
+                "logradar_broker_up",
+                "1 while the Kafka cluster answers this worker's metadata requests, else 0.",
+                registry=registry,
+            ),
+            batch_seconds=Histogram(
+                "logradar_batch_seconds",
+                "Time to process one batch, send its outputs and persist its state.",
+                buckets=STEP_BUCKETS,
+                registry=registry,
+            ),
+            output_seconds=Histogram(
+                "logradar_output_seconds",
+                "Time until the broker acknowledged a batch's outputs (back-pressure).",
+                buckets=STEP_BUCKETS,
+                registry=registry,
+            ),
             service_cap=LabelCap(max_services),
         )
+        # Labelled series of closed label sets exist from the start, at 0, so that
+        # rate() over them is 0 rather than empty before the first increment.
+        for reason in DeadReason:
+            metrics.dead_letters.labels(reason.value)
+        for kind in ("tumbling", "hopping"):
+            metrics.windows_closed.labels(kind)
+        for kind in ("pattern", "session"):
+            metrics.evictions.labels(kind)
+        return metrics
 
     def count_events(self, per_key: Mapping[tuple[str, str], int]) -> None:
         """Add a batch's per-(service, level) event counts."""

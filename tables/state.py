@@ -28,69 +28,65 @@ state = app.Table(
 )
 
 
-_completed: set[int] = set()
+def read_changelog(partition: int) -> dict[str, Any]:
+    """Every key's last value in one changelog partition, read to its true end.
 
-
-def _complete_changelog_tail(partition: int) -> int:
-    """Apply changelog records past the point Faust's recovery stopped at; returns how many.
-
-    Faust's recovery reads a changelog partition up to the broker's high
-    watermark. A broker that under-reports it (the embedded Tansu does:
-    tests/integration/test_broker_quirks.py) leaves the last records unread,
-    and state would lag the committed source offsets. This reads on until the
-    partition has nothing more, with a plain consumer, before the partition's
-    state is first used. On Apache Kafka it finds nothing and costs one fetch.
+    A partition's pipeline is restored from this, not from Faust's table. Faust's
+    recovery stops at the broker's high watermark, which the embedded Tansu
+    under-reports (tests/integration/test_broker_quirks.py), and records it
+    fetched past that point sit in its buffers, applied later, after a
+    pipeline may already have been built. Reading the partition here, until a
+    poll finds nothing more, gives the state as the last batch left it; on
+    Apache Kafka it reads what Faust read, once more (the changelog holds one
+    record per key per batch, so this is quick).
     """
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     topic = state.changelog_topic.get_topic_name()
-    tp = TP(topic, partition)
-    start = app.tables.recovery.active_offsets.get(tp, -1) + 1
+    recovered_to = app.tables.recovery.active_offsets.get(TP(topic, partition), -1)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": f"{settings.app_id}-tail",
+            "group.id": f"{settings.app_id}-restore",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             **settings.kafka_config(),
         }
     )
-    applied = 0
+    latest: dict[str, Any] = {}
+    beyond = 0
+    loads_key, loads_value = app.serializers.loads_key, app.serializers.loads_value
     try:
-        consumer.assign([TopicPartition(topic, partition, start)])
+        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
         empty = 0
         while empty < 2:
-            msgs = consumer.consume(1000, 0.25)
-            if not msgs:
+            msgs = consumer.consume(5000, 0.25)
+            if not any(m.error() is None for m in msgs):
                 empty += 1
                 continue
+            empty = 0
             for msg in msgs:
                 if msg.error() is not None:
                     continue  # partition EOF, or a transient error: the next poll decides
-                empty = 0
-                key = app.serializers.loads_key(
-                    state.key_type, msg.key(), serializer=state.key_serializer
-                )
+                key = loads_key(state.key_type, msg.key(), serializer=state.key_serializer)
                 raw = msg.value()
                 if raw is None:
-                    state.data.pop(key, None)
+                    latest.pop(key, None)
                 else:
-                    state.data[key] = app.serializers.loads_value(
+                    latest[key] = loads_value(
                         state.value_type, raw, serializer=state.value_serializer
                     )
-                applied += 1
+                if msg.offset() > recovered_to:
+                    beyond += 1
     finally:
         consumer.close()
-    if applied:
-        metrics.changelog_tail.inc(applied)
-    return applied
+    if beyond:
+        metrics.changelog_tail.inc(beyond)
+    return latest
 
 
 def _items_for(partition: int) -> Iterable[tuple[str, Any]]:
-    if partition not in _completed:
-        _complete_changelog_tail(partition)
-        _completed.add(partition)
-    return list(state.data.items())
+    return list(read_changelog(partition).items())
 
 
 processor = Processor(
@@ -140,4 +136,3 @@ async def persist(result: BatchResult) -> None:
 async def _on_revoked(app: faust.App, revoked: set[Any], **_: Any) -> None:
     processor.forget((tp.topic, tp.partition) for tp in revoked)
     correlation.forget((tp.topic, tp.partition) for tp in revoked)
-    _completed.difference_update(tp.partition for tp in revoked)
