@@ -34,8 +34,15 @@ STEP_BUCKETS = (
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400, float("inf"))
 
 
+MAX_LABEL_CHARS = 128
+
+
 class LabelCap:
-    """Admits the first ``limit`` distinct values; every later one becomes ``_other``."""
+    """Admits the first ``limit`` distinct values; every later one becomes ``_other``.
+
+    A value longer than ``MAX_LABEL_CHARS`` is cut there (with ``~`` appended),
+    so one absurd service name cannot bloat every scrape.
+    """
 
     __slots__ = ("limit", "seen")
 
@@ -44,6 +51,8 @@ class LabelCap:
         self.seen: set[str] = set()
 
     def __call__(self, value: str) -> str:
+        if len(value) > MAX_LABEL_CHARS:
+            value = value[: MAX_LABEL_CHARS - 1] + "~"
         if value in self.seen:
             return value
         if len(self.seen) >= self.limit:

@@ -292,8 +292,16 @@ class Processor:
             tick = encode_tick(tp, None)
             result.ticks.extend((p, tick) for p in partitions)
 
-    def flush_idle(self, idle_s: float | None = None) -> BatchResult:
-        """Close every open window of partitions that saw no record for ``idle_s`` wall seconds."""
+    def flush_idle(
+        self, idle_s: float | None = None, caught_up: Callable[[str, int], bool] | None = None
+    ) -> BatchResult:
+        """Close every open window of partitions that saw no record for ``idle_s`` wall seconds.
+
+        ``caught_up(tp, offset)`` says whether a partition has nothing left to
+        read after ``offset`` (the consumer's high watermark); a partition that
+        is merely starved while a backlog is read unevenly is not idle, and
+        closing its windows then would make its next records late.
+        """
         idle_s = self.settings.idle_flush_s if idle_s is None else idle_s
         now = self.clock()
         result = BatchResult()
@@ -301,6 +309,8 @@ class Processor:
         for tp, seen in list(self.last_seen.items()):
             pipe = self.pipelines.get(tp)
             if pipe is None or now - seen < idle_s or not pipe.windows.keys:
+                continue
+            if caught_up is not None and not caught_up(tp, pipe.offset):
                 continue
             result.add_closed(pipe.close_all())
             touched[tp] = pipe

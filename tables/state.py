@@ -9,6 +9,7 @@ with it when the group rebalances.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,7 +41,7 @@ def read_changelog(partition: int) -> dict[str, Any]:
     Apache Kafka it reads what Faust read, once more (the changelog holds one
     record per key per batch, so this is quick).
     """
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
     topic = state.changelog_topic.get_topic_name()
     recovered_to = app.tables.recovery.active_offsets.get(TP(topic, partition), -1)
@@ -57,17 +58,24 @@ def read_changelog(partition: int) -> dict[str, Any]:
     beyond = 0
     loads_key, loads_value = app.serializers.loads_key, app.serializers.loads_value
     try:
+        whole = TopicPartition(topic, partition)
+        _low, high = consumer.get_watermark_offsets(whole, timeout=30)
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-        empty = 0
-        while empty < 2:
-            msgs = consumer.consume(5000, 0.25)
-            if not any(m.error() is None for m in msgs):
-                empty += 1
-                continue
-            empty = 0
-            for msg in msgs:
-                if msg.error() is not None:
-                    continue  # partition EOF, or a transient error: the next poll decides
+        # Done when the reported end is reached, the partition's EOF has been seen, and two
+        # more polls find nothing (past the end a broker may under-report).
+        at_eof, quiet, last = False, 0, -1
+        deadline = time.monotonic() + 120
+        while quiet < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"reading {topic}[{partition}] did not reach its end in 120 s")
+            got = False
+            for msg in consumer.consume(5000, 0.25):
+                err = msg.error()
+                if err is not None:
+                    at_eof = at_eof or err.code() == KafkaError._PARTITION_EOF
+                    continue
+                got = True
+                last = msg.offset()
                 key = loads_key(state.key_type, msg.key(), serializer=state.key_serializer)
                 raw = msg.value()
                 if raw is None:
@@ -76,8 +84,12 @@ def read_changelog(partition: int) -> dict[str, Any]:
                     latest[key] = loads_value(
                         state.value_type, raw, serializer=state.value_serializer
                     )
-                if msg.offset() > recovered_to:
+                if last > recovered_to:
                     beyond += 1
+            if got:
+                quiet = 0
+            elif at_eof and last + 1 >= high:
+                quiet += 1
     finally:
         consumer.close()
     if beyond:

@@ -57,4 +57,7 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         "logradar_event_lag_seconds": "histogram",
         "logradar_open_window_buckets": "gauge",
         "logradar_watermark_seconds": "gauge",
+        "logradar_broker_up": "gauge",
+        "logradar_batch_seconds": "histogram",
+        "logradar_output_seconds": "histogram",
     }

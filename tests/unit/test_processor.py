@@ -75,3 +75,49 @@ def test_a_batched_record_replayed_after_a_restart_is_not_counted_again() -> Non
     # a crash before the offset commit delivers the first record again
     again.process([first, second])
     assert counted(again) == {("api", "INFO"): 8}
+
+
+def test_control_characters_a_huge_service_name_and_many_services_stay_bounded() -> None:
+    registry = CollectorRegistry()
+    proc = Processor(
+        Settings(max_service_labels=50),
+        Metrics.create(registry, 50),
+        state_items=lambda _p: [],
+        clock=lambda: START + 86400.0,
+    )
+    weird = orjson.dumps({"ts": START, "service": "s", "msg": "a\x00b\x1b[31mc\u2028d"})
+    long_name = "x" * 10_000
+    records = [RawRecord("logs", 0, 0, None, weird, None)]
+    records.append(RawRecord("logs", 0, 1, None, line(START, long_name), None))
+    records += [
+        RawRecord("logs", 0, 2 + i, None, line(START + 1, f"svc-{i}"), None) for i in range(5000)
+    ]
+    result = proc.process(records)
+    assert not result.dead_letters
+    assert counted(proc)[("s", "UNKNOWN")] == 1 and counted(proc)[(long_name, "INFO")] == 1
+    labels = {
+        s.labels["service"]
+        for m in registry.collect()
+        if m.name == "logradar_events"
+        for s in m.samples
+    }
+    assert len(labels) == 51 and "_other" in labels  # 50 admitted, the rest as _other
+    assert max(len(v) for v in labels) <= 128
+    # every window closes once the time moves on; nothing of these keys stays behind
+    proc.process([RawRecord("logs", 0, 6000, None, line(START + 4000), None)])
+    assert sum(p.open_windows() for p in proc.pipelines.values()) <= 5
+
+
+def test_a_partition_with_records_left_to_read_is_not_flushed_as_idle() -> None:
+    clock = [START + 86400.0]
+    proc = Processor(
+        Settings(idle_flush_s=5),
+        Metrics.create(CollectorRegistry(), 500),
+        state_items=lambda _p: [],
+        clock=lambda: clock[0],
+    )
+    proc.process([RawRecord("logs", 0, 0, None, line(START), None)])
+    clock[0] += 60  # starved for a minute while the backlog is read unevenly
+    assert not proc.flush_idle(caught_up=lambda _tp, _offset: False).counts
+    flushed = proc.flush_idle(caught_up=lambda tp, offset: (tp, offset) == ("logs:0", 0))
+    assert {c.kind for c in flushed.counts} == {"tumbling", "hopping"}
