@@ -1,12 +1,22 @@
-"""Closes the windows of partitions that have been idle for IDLE_FLUSH_S wall seconds."""
+"""Closes the windows of partitions that have been idle for IDLE_FLUSH_S wall seconds.
+
+Idle means no record for that long *and* nothing left to read (the consumer's
+high watermark). Assigned partitions that send nothing at all (everything was
+processed before a restart) are adopted, so what they left open closes too.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from faust.types import TP
 
 from agents.outputs import send
 from streams.app import app, settings
+from streams.topics import correlate
 from tables.state import correlation, persist, processor, step
+
+log = logging.getLogger(__name__)
 
 
 def caught_up(tp: str, offset: int) -> bool:
@@ -14,14 +24,27 @@ def caught_up(tp: str, offset: int) -> bool:
     topic, _, partition = tp.rpartition(":")
     try:
         highwater = app.consumer.highwater(TP(topic, int(partition)))
-    except Exception:  # noqa: BLE001 - not assigned (any more): not ours to flush
+    except Exception as exc:  # noqa: BLE001 - not assigned (any more): not ours to flush
+        log.warning("no high watermark for %s: %r", tp, exc)
         return False
-    return highwater is None or offset + 1 >= highwater
+    # None: no fetch answered yet, so the backlog is unknown
+    return highwater is not None and offset + 1 >= highwater
+
+
+def adopt_assigned() -> None:
+    if app.rebalancing or not app.tables.recovery.completed.is_set():
+        return
+    assigned = app.assignor.assigned_actives()
+    inputs = set(settings.input_topics)
+    processor.adopt((tp.topic, tp.partition) for tp in assigned if tp.topic in inputs)
+    name = correlate.get_topic_name()
+    correlation.adopt((tp.topic, tp.partition) for tp in assigned if tp.topic == name)
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
 async def flush_idle() -> None:
     async with step:
+        adopt_assigned()
         result = processor.flush_idle(caught_up=caught_up)
         if result.state or result.counts or result.alerts or result.ticks:
             await send(result)

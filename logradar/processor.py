@@ -112,6 +112,20 @@ class Processor:
             self.partitions[tp] = partition
         return pipe
 
+    def adopt(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Restore the pipelines of assigned partitions that have not sent a record yet.
+
+        A partition whose records were all processed (and committed) before a
+        restart sends nothing afterwards; adopting it starts its idle clock, so
+        the windows (or matches) it left open still close.
+        """
+        now = self.clock()
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            if tp not in self.pipelines:
+                self.pipeline(topic, partition)
+                self.last_seen.setdefault(tp, now)
+
     def forget(self, tps: Iterable[tuple[str, int]]) -> None:
         """Drop in-memory pipelines of partitions this worker no longer owns."""
         for topic, partition in tps:
@@ -369,6 +383,20 @@ class CorrelationProcessor:
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
         return pipe
+
+    def adopt(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Restore the pipelines of assigned partitions that have not sent a record yet.
+
+        A partition whose records were all processed (and committed) before a
+        restart sends nothing afterwards; adopting it starts its idle clock, so
+        the windows (or matches) it left open still close.
+        """
+        now = self.clock()
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            if tp not in self.pipelines:
+                self.pipeline(topic, partition)
+                self.last_seen.setdefault(tp, now)
 
     def forget(self, tps: Iterable[tuple[str, int]]) -> None:
         for topic, partition in tps:

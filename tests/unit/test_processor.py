@@ -121,3 +121,22 @@ def test_a_partition_with_records_left_to_read_is_not_flushed_as_idle() -> None:
     assert not proc.flush_idle(caught_up=lambda _tp, _offset: False).counts
     flushed = proc.flush_idle(caught_up=lambda tp, offset: (tp, offset) == ("logs:0", 0))
     assert {c.kind for c in flushed.counts} == {"tumbling", "hopping"}
+
+
+def test_an_adopted_partition_that_sends_nothing_still_closes_its_windows() -> None:
+    state: dict[str, Any] = {}
+    first = processor(state)
+    result = first.process([RawRecord("logs", 0, 0, None, line(START), None)])
+    state.update((key, value) for _p, key, value in result.state)
+    clock = [START + 86400.0]
+    restarted = Processor(
+        Settings(idle_flush_s=5),
+        Metrics.create(CollectorRegistry(), 500),
+        state_items=lambda _p: list(state.items()),
+        clock=lambda: clock[0],
+    )
+    assert not restarted.flush_idle(caught_up=lambda _tp, _o: True).counts  # not known yet
+    restarted.adopt([("logs", 0)])
+    clock[0] += 6
+    closed = restarted.flush_idle(caught_up=lambda _tp, _o: True).counts
+    assert {(c.kind, c.count) for c in closed} == {("tumbling", 1), ("hopping", 1)}
