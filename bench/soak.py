@@ -91,7 +91,8 @@ def main() -> int:
         end = started + args.minutes * 60
         next_sample = started
         sent = 0
-        print(f"soak: {args.rate:.0f} events/s over {services * 7} keys for {args.minutes} min")
+        keys = services * len(set(LEVELS))
+        print(f"soak: {args.rate:.0f} events/s over {keys:,} (service, level) keys")
         print(f"{'t (s)':>7} {'RSS (MB)':>9} {'events counted':>15}")
         while time.monotonic() < end:
             now = time.monotonic()
@@ -113,7 +114,9 @@ def main() -> int:
             if now >= next_sample:
                 counted = metric_value(metrics(port), "logradar_events_total")
                 series.append((now - started, rss_mb(worker.pid), counted))
-                print(f"{series[-1][0]:7.0f} {series[-1][1]:9.1f} {series[-1][2]:15,.0f}")
+                print(
+                    f"{series[-1][0]:7.0f} {series[-1][1]:9.1f} {series[-1][2]:15,.0f}", flush=True
+                )
                 next_sample += args.every
             time.sleep(0.01)
         producer.flush(30)
