@@ -37,3 +37,46 @@ def test_high_watermark_is_the_base_offset_of_the_last_batch(broker: Any, unique
     # offset + 1, as if the batch held one record. A reader that stops at the high
     # watermark (Faust's changelog recovery does) misses records 1..4.
     assert (low, high) == (0, 1), f"Tansu fixed its high watermark? got {(low, high)}"
+
+
+def test_fetch_responses_carry_the_true_high_watermark(broker: Any, unique: str) -> None:
+    """Only ListOffsets under-reports: a fetch response's high watermark is right.
+
+    So a consumer's own view after fetching (aiokafka's ``highwater(tp)``, which
+    logradar's idle flush uses to tell a starved partition from an idle one) is
+    exact, while ``end_offsets`` / ``get_watermark_offsets`` are not.
+    """
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition as AioTP
+
+    topic = f"hwf-{unique}"
+    ensure_topics(broker.bootstrap, [topic], 1)
+    producer = make_producer(broker.bootstrap)
+    for _batch in range(3):  # three batches of five: offsets 0..14
+        for i in range(5):
+            producer.produce(topic, f"r{i}".encode(), partition=0)
+        producer.flush()
+
+    async def read() -> tuple[int | None, int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker.bootstrap, enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        tp = AioTP(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        got = 0
+        try:
+            for _ in range(20):
+                got += sum(len(m) for m in (await consumer.getmany(timeout_ms=500)).values())
+                if got >= 15:
+                    break
+            return consumer.highwater(tp), (await consumer.end_offsets([tp]))[tp]
+        finally:
+            await consumer.stop()
+
+    fetched, listed = asyncio.run(read())
+    assert fetched == 15  # as Apache Kafka
+    assert listed == 11, f"Tansu fixed ListOffsets? got {listed}"  # Kafka: 15
