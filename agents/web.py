@@ -1,20 +1,47 @@
-"""Read-only web pages of a worker: /healthz, /readyz and /status (JSON)."""
+"""Read-only web pages of a worker: / (the live page), /healthz, /readyz and /status (JSON).
+
+They show this worker's partitions only; Grafana, over every worker's /metrics,
+shows the fleet. The events/s of the live page come from this worker's
+``logradar_events_total`` counter, sampled by a timer into a small ring.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
 from typing import Any
 
 from faust.web import Request, Response, View
 
-from streams.app import app, settings
-from tables.state import processor
+from logradar.live import PAGE, PAGE_HEADERS, RateRing, build_status, counter_totals
+from streams.app import app, metrics, settings
+from streams.topics import correlate
+from tables.state import correlation, processor
+
+rates = RateRing()
+WORKER = {
+    "host": socket.gethostname(),
+    "pid": os.getpid(),
+    "web": f"{settings.web_bind}:{settings.web_port}",
+}
 
 
-def _assigned() -> list[str]:
-    inputs = set(settings.input_topics)
+def _assigned(topics: set[str]) -> list[str]:
     return sorted(
-        f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives() if tp.topic in inputs
+        f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives() if tp.topic in topics
     )
+
+
+@app.timer(interval=rates.step_s)
+async def sample_event_rates() -> None:
+    rates.observe(time.time(), counter_totals(metrics.events))
+
+
+@app.page("/")
+class Live(View):
+    async def get(self, request: Request) -> Response:
+        return self.html(PAGE, headers=dict(PAGE_HEADERS))
 
 
 @app.page("/healthz")
@@ -26,7 +53,7 @@ class Health(View):
 @app.page("/readyz")
 class Ready(View):
     async def get(self, request: Request) -> Response:
-        assigned = _assigned()
+        assigned = _assigned(set(settings.input_topics))
         ready = bool(assigned) and not app.rebalancing and app.tables.recovery.completed.is_set()
         return self.json({"ready": ready, "assigned": assigned}, status=200 if ready else 503)
 
@@ -34,25 +61,20 @@ class Ready(View):
 @app.page("/status")
 class Status(View):
     async def get(self, request: Request) -> Response:
-        partitions: dict[str, Any] = {}
-        for tp, pipe in sorted(processor.pipelines.items()):
-            partitions[tp] = {
-                "watermark": pipe.windows.watermark,
-                "closed_until": pipe.windows.closed,
-                "offset": pipe.offset,
-                "open_buckets": pipe.open_windows(),
-                "keys": len(pipe.windows.keys),
-                "late": pipe.windows.late,
-                "firing": sorted(
-                    s for s, st in pipe.burst.states.items() if st.fired_window is not None
-                ),
-            }
-        return self.json(
-            {
-                "app_id": settings.app_id,
-                "assigned": _assigned(),
-                "rebalancing": bool(app.rebalancing),
-                "partitions": partitions,
-                "last_alert": processor.last_alert,
-            }
+        now = time.time()
+        totals = counter_totals(metrics.events)
+        rates.observe(now, totals)
+        doc: dict[str, Any] = build_status(
+            processor,
+            correlation,
+            rates,
+            totals,
+            now=now,
+            app_id=settings.app_id,
+            assigned=_assigned(set(settings.input_topics)),
+            correlation_assigned=_assigned({correlate.get_topic_name()}),
+            rebalancing=bool(app.rebalancing),
+            worker=WORKER,
+            recent=processor.recent_alerts,
         )
+        return self.json(doc, headers={"Cache-Control": "no-store"})

@@ -338,6 +338,10 @@ class Processor:
         self._finish(result, touched)
         return result
 
+    # The latest alerts of this worker's source partitions, oldest first (the live page's list).
+    recent_alerts: tuple[dict[str, Any], ...] = ()
+    recent_alerts_max = 50
+
     def _finish(self, result: BatchResult, touched: dict[str, PartitionPipeline]) -> None:
         metrics = self.metrics
         for tp, pipe in touched.items():
@@ -348,7 +352,10 @@ class Processor:
         for alert in result.alerts:
             metrics.alerts.labels(alert.rule, alert.severity, alert.state).inc()
         if result.alerts:
-            self.last_alert = result.alerts[-1].to_dict()
+            keep = self.recent_alerts_max
+            docs = [a.to_dict() for a in result.alerts[-keep:]]
+            self.last_alert = docs[-1]
+            self.recent_alerts = (*self.recent_alerts, *docs)[-keep:]
         metrics.open_windows.set(sum(p.open_windows() for p in self.pipelines.values()))
         marks = [p.windows.watermark for p in self.pipelines.values() if p.windows.watermark]
         if marks:

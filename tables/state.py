@@ -111,6 +111,16 @@ correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
 # agents and the idle timer take this lock for it, so state records of one key can
 # never reach the changelog out of order.
 step = asyncio.Lock()
+# Set when the worker stops: a batch that finishes then acknowledges its events at once,
+# inside the lock, so the final commit (agents/shutdown.py) covers it.
+stopping = asyncio.Event()
+
+
+async def acknowledge_if_stopping(stream: Any, events: Iterable[Any]) -> None:
+    """Acknowledge a finished batch now when the worker is stopping (see ``stopping``)."""
+    if stopping.is_set():
+        for event in events:
+            await stream.ack(event)
 
 
 async def persist(result: BatchResult) -> None:
