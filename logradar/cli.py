@@ -369,6 +369,37 @@ def worker(
 
 
 @app.command()
+def status(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The worker's web address [default: LOGRADAR_WEB_BIND:LOGRADAR_WEB_PORT]."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the /status document as it is.")
+    ] = False,
+) -> None:
+    """One worker's partitions, watermarks, open windows, incidents and last alert (its /status)."""
+    from logradar.status import StatusUnavailable, default_url, fetch_status, render
+
+    target = url if url else default_url(_settings())
+    try:
+        doc = fetch_status(target)
+    except StatusUnavailable as exc:
+        _fail(str(exc))
+    if json_out:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+
+    render(doc, Console(highlight=False))
+
+
+@app.command()
 def broker(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1.")] = 9092,
 ) -> None:
