@@ -8,7 +8,7 @@ from agents.outputs import send
 from logradar.processor import RawRecord
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import acknowledge_if_stopping, correlation, persist, step
+from tables.state import correlation, persist, step
 
 
 @app.agent(correlate)
@@ -21,4 +21,3 @@ async def correlate_events(stream: Any) -> None:
             )
             await send(result)
             await persist(result)
-            await acknowledge_if_stopping(stream, events)

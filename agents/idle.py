@@ -12,9 +12,10 @@ import logging
 from faust.types import TP
 
 from agents.outputs import send
+from logradar.processor import tp_name
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import correlation, persist, processor, step
+from tables.state import correlation, forget_prefetched, persist, prefetch, processor, step
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +32,35 @@ def caught_up(tp: str, offset: int) -> bool:
     return highwater is not None and offset + 1 >= highwater
 
 
-def adopt_assigned() -> None:
+async def adopt_assigned() -> None:
+    """Build the pipelines of assigned partitions no record has reached yet.
+
+    Their state is read ahead in worker threads, so the event loop (the web
+    port, heartbeats, the agents) never waits for a changelog read here.
+    """
     if app.rebalancing or not app.tables.recovery.completed.is_set():
         return
     assigned = app.assignor.assigned_actives()
     inputs = set(settings.input_topics)
-    processor.adopt((tp.topic, tp.partition) for tp in assigned if tp.topic in inputs)
     name = correlate.get_topic_name()
-    correlation.adopt((tp.topic, tp.partition) for tp in assigned if tp.topic == name)
+    sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs]
+    sources = [(t, p) for t, p in sources if tp_name(t, p) not in processor.pipelines]
+    matches = [(tp.topic, tp.partition) for tp in assigned if tp.topic == name]
+    matches = [(t, p) for t, p in matches if tp_name(t, p) not in correlation.pipelines]
+    if not sources and not matches:
+        return
+    await prefetch(p for _t, p in sources + matches)
+    try:
+        processor.adopt(sources)
+        correlation.adopt(matches)
+    finally:
+        forget_prefetched()
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
 async def flush_idle() -> None:
     async with step:
-        adopt_assigned()
+        await adopt_assigned()
         result = processor.flush_idle(caught_up=caught_up)
         if result.state or result.counts or result.alerts or result.ticks:
             await send(result)

@@ -9,7 +9,7 @@ from agents.outputs import send
 from logradar.processor import RawRecord
 from streams.app import app, metrics, settings
 from streams.topics import raw_logs
-from tables.state import acknowledge_if_stopping, persist, processor, step
+from tables.state import persist, processor, step
 
 
 @app.agent(raw_logs)
@@ -24,4 +24,3 @@ async def ingest(stream: Any) -> None:
             await send(result)
             await persist(result)
             metrics.batch_seconds.observe(time.perf_counter() - started)
-            await acknowledge_if_stopping(stream, events)

@@ -1,13 +1,13 @@
-"""Graceful stop: the batch in flight finishes, and its offsets are committed before exit.
+"""Graceful stop: one more commit once the batch in flight is done.
 
-Faust's own stop commits what is acknowledged when it starts; a batch still
-being sent and persisted then is acknowledged only afterwards, and its offsets
-would wait for a commit that never comes (a restart would read it again and
-skip it as replayed). Faust sends ``on_before_shutdown`` after it has stopped
-fetching and while the consumer still runs: this waits for the batch in
-flight (the processing lock) and commits once more, and keeps the lock: events
-still queued in the stream are then neither processed nor acknowledged, so no
-later commit can cover a batch whose state was written after this one.
+Faust's stop stops fetching, lets the agents finish what was delivered
+(``stream_wait_empty``) and commits what is acknowledged. This commits once
+more after the batch in flight (the processing lock), and waits for a
+periodic commit under way instead of skipping (``Consumer.commit`` returns
+without committing when another commit runs). The lock is released again:
+an agent blocked on it would, when cancelled, acknowledge a batch it never
+processed (``take_events`` acknowledges its batch on exit), and Faust's last
+commit would then skip those records.
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ import logging
 from typing import Any
 
 from streams.app import app
-from tables.state import step, stopping
+from tables.state import step
 
 log = logging.getLogger(__name__)
 
 
 @app.on_before_shutdown.connect
 async def _commit_in_flight(app: Any, **_: Any) -> None:
-    stopping.set()  # a batch finishing now acknowledges its events inside the lock
-    await step.acquire()  # held until the process exits: no batch starts after this
-    try:
-        await app.consumer.commit()
-    except Exception as exc:  # noqa: BLE001 - the consumer may already be gone
-        log.warning("final commit failed: %r", exc)
+    consumer = app.consumer
+    async with step:
+        try:
+            await consumer.maybe_wait_for_commit_to_finish()
+            await consumer.force_commit()
+        except Exception as exc:  # noqa: BLE001 - the consumer may already be gone
+            log.warning("final commit failed: %r", exc)

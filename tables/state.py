@@ -41,7 +41,13 @@ def read_changelog(partition: int) -> dict[str, Any]:
     Apache Kafka it reads what Faust read, once more (the changelog holds one
     record per key per batch, so this is quick).
     """
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    from confluent_kafka import (
+        OFFSET_BEGINNING,
+        Consumer,
+        KafkaError,
+        KafkaException,
+        TopicPartition,
+    )
 
     topic = state.changelog_topic.get_topic_name()
     recovered_to = app.tables.recovery.active_offsets.get(TP(topic, partition), -1)
@@ -59,7 +65,12 @@ def read_changelog(partition: int) -> dict[str, Any]:
     loads_key, loads_value = app.serializers.loads_key, app.serializers.loads_value
     try:
         whole = TopicPartition(topic, partition)
-        _low, high = consumer.get_watermark_offsets(whole, timeout=30)
+        try:
+            low, high = consumer.get_watermark_offsets(whole, timeout=30)
+        except KafkaException:  # no changelog yet (a first start): no state
+            return latest
+        if high <= low:
+            return latest
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
         # Done when the reported end is reached, the partition's EOF has been seen, and two
         # more polls find nothing (past the end a broker may under-report).
@@ -97,8 +108,27 @@ def read_changelog(partition: int) -> dict[str, Any]:
     return latest
 
 
+# Changelog partitions read ahead, off the event loop, by ``prefetch`` (agents/idle.py).
+_prefetched: dict[int, dict[str, Any]] = {}
+
+
+async def prefetch(partitions: Iterable[int]) -> None:
+    """Read these changelog partitions in worker threads, for pipelines about to be built."""
+    loop = asyncio.get_running_loop()
+    todo = sorted(set(partitions) - _prefetched.keys())
+    read = await asyncio.gather(*(loop.run_in_executor(None, read_changelog, p) for p in todo))
+    _prefetched.update(zip(todo, read, strict=True))
+
+
+def forget_prefetched() -> None:
+    _prefetched.clear()
+
+
 def _items_for(partition: int) -> Iterable[tuple[str, Any]]:
-    return list(read_changelog(partition).items())
+    latest = _prefetched.get(partition)
+    if latest is None:  # a first record arrived before the idle timer read ahead
+        latest = read_changelog(partition)
+    return list(latest.items())
 
 
 processor = Processor(
@@ -111,16 +141,6 @@ correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
 # agents and the idle timer take this lock for it, so state records of one key can
 # never reach the changelog out of order.
 step = asyncio.Lock()
-# Set when the worker stops: a batch that finishes then acknowledges its events at once,
-# inside the lock, so the final commit (agents/shutdown.py) covers it.
-stopping = asyncio.Event()
-
-
-async def acknowledge_if_stopping(stream: Any, events: Iterable[Any]) -> None:
-    """Acknowledge a finished batch now when the worker is stopping (see ``stopping``)."""
-    if stopping.is_set():
-        for event in events:
-            await stream.ack(event)
 
 
 async def persist(result: BatchResult) -> None:
