@@ -8,16 +8,20 @@ from agents.outputs import send
 from logradar.processor import RawRecord
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import correlation, persist, step
+from tables.state import correlation, finish, persist, step
 
 
 @app.agent(correlate)
 async def correlate_events(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        async with step:
-            result = correlation.process(
-                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-                for m in (e.message for e in events)
-            )
-            await send(result)
-            await persist(result)
+        await finish(handle(events))
+
+
+async def handle(events: list[Any]) -> None:
+    async with step:
+        result = correlation.process(
+            RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+            for m in (e.message for e in events)
+        )
+        await send(result)
+        await persist(result)

@@ -9,18 +9,22 @@ from agents.outputs import send
 from logradar.processor import RawRecord
 from streams.app import app, metrics, settings
 from streams.topics import raw_logs
-from tables.state import persist, processor, step
+from tables.state import finish, persist, processor, step
 
 
 @app.agent(raw_logs)
 async def ingest(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-        async with step:
-            started = time.perf_counter()
-            result = processor.process(
-                RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-                for m in (e.message for e in events)
-            )
-            await send(result)
-            await persist(result)
-            metrics.batch_seconds.observe(time.perf_counter() - started)
+        await finish(handle(events))
+
+
+async def handle(events: list[Any]) -> None:
+    async with step:
+        started = time.perf_counter()
+        result = processor.process(
+            RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+            for m in (e.message for e in events)
+        )
+        await send(result)
+        await persist(result)
+        metrics.batch_seconds.observe(time.perf_counter() - started)

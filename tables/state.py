@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import faust
@@ -141,6 +141,21 @@ correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
 # agents and the idle timer take this lock for it, so state records of one key can
 # never reach the changelog out of order.
 step = asyncio.Lock()
+
+
+async def finish(work: Awaitable[None]) -> None:
+    """Run one batch to its end even if the agent is cancelled meanwhile, then re-raise.
+
+    Faust's ``take_events`` acknowledges the batch it handed out when its agent
+    exits, processed or not; a batch cut off mid-way (waiting for ``step``, or
+    between its outputs and its state) would then be committed unprocessed.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def persist(result: BatchResult) -> None:

@@ -118,9 +118,23 @@ async def run(
             partition, offset = msg.partition(), msg.offset()
             if partition is None or offset is None:  # not a record
                 continue
-            dead = await notifier.handle_record(
-                msg.value(), topic=topic, partition=partition, offset=offset, key=msg.key()
+            delivery = asyncio.ensure_future(
+                notifier.handle_record(
+                    msg.value(), topic=topic, partition=partition, offset=offset, key=msg.key()
+                )
             )
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({delivery, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not delivery.done():
+                # stopping mid-delivery (a retry backoff can last a minute): give it up
+                # uncommitted, so the alert is delivered again after a restart
+                delivery.cancel()
+                log.info(
+                    "stopping: alert at %s[%d]@%d left for the next run", topic, partition, offset
+                )
+                break
+            dead = delivery.result()
             if dead:
                 await asyncio.to_thread(
                     _produce, producer, settings.dead_letter_topic, dead, msg.key()
