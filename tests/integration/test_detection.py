@@ -98,6 +98,11 @@ def test_one_alert_per_incident_and_live_equals_backtest(
         tmp_path / "w",
         LOGRADAR_RULES=str(rules_path),
         LOGRADAR_SESSIONS_TOPIC=f"sessions-{unique}",
+        # A partition is flushed as idle after this long without records once caught up.
+        # The replay producer can stall for seconds on a loaded CI machine; 4 s (the
+        # harness default) then closed a partition's windows while its records were still
+        # being written, and the late rest made a spurious rate drop.
+        LOGRADAR_IDLE_FLUSH_S="15",
     )
     worker = Worker(env, tmp_path / "w.log").start()
     try:
