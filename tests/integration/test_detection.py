@@ -99,9 +99,9 @@ def test_one_alert_per_incident_and_live_equals_backtest(
         LOGRADAR_RULES=str(rules_path),
         LOGRADAR_SESSIONS_TOPIC=f"sessions-{unique}",
         # A partition is flushed as idle after this long without records once caught up.
-        # The replay producer can stall for seconds on a loaded CI machine; 4 s (the
-        # harness default) then closed a partition's windows while its records were still
-        # being written, and the late rest made a spurious rate drop.
+        # With the harness's 4 s, a fresh-clone CI run saw a spurious rate drop here; the
+        # likely cause (not proven) is the replay producer stalling for seconds on the
+        # loaded machine, so that a partition's windows closed before its last records.
         LOGRADAR_IDLE_FLUSH_S="15",
     )
     worker = Worker(env, tmp_path / "w.log").start()
