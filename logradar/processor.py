@@ -71,7 +71,39 @@ def tp_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
-class Processor:
+class _Owned:
+    """Adopting and forgetting the partitions a processor owns (both processors below)."""
+
+    pipelines: dict[str, Any]
+    last_seen: dict[str, float]
+    clock: Callable[[], float]
+
+    def pipeline(self, topic: str, partition: int) -> Any:
+        raise NotImplementedError
+
+    def adopt(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Restore the pipelines of assigned partitions that have not sent a record yet.
+
+        A partition whose records were all processed (and committed) before a
+        restart sends nothing afterwards; adopting it starts its idle clock, so
+        the windows (or matches) it left open still close.
+        """
+        now = self.clock()
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            if tp not in self.pipelines:
+                self.pipeline(topic, partition)
+                self.last_seen.setdefault(tp, now)
+
+    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
+        """Drop in-memory pipelines of partitions this worker no longer owns."""
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            self.pipelines.pop(tp, None)
+            self.last_seen.pop(tp, None)
+
+
+class Processor(_Owned):
     """All source partitions this worker owns, and the glue to parse and count their records."""
 
     def __init__(
@@ -111,27 +143,6 @@ class Processor:
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
         return pipe
-
-    def adopt(self, tps: Iterable[tuple[str, int]]) -> None:
-        """Restore the pipelines of assigned partitions that have not sent a record yet.
-
-        A partition whose records were all processed (and committed) before a
-        restart sends nothing afterwards; adopting it starts its idle clock, so
-        the windows (or matches) it left open still close.
-        """
-        now = self.clock()
-        for topic, partition in tps:
-            tp = tp_name(topic, partition)
-            if tp not in self.pipelines:
-                self.pipeline(topic, partition)
-                self.last_seen.setdefault(tp, now)
-
-    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
-        """Drop in-memory pipelines of partitions this worker no longer owns."""
-        for topic, partition in tps:
-            tp = tp_name(topic, partition)
-            self.pipelines.pop(tp, None)
-            self.last_seen.pop(tp, None)
 
     def formats(self, topic: str) -> Sequence[str] | None:
         try:
@@ -362,7 +373,7 @@ class Processor:
             metrics.watermark.set(max(marks))
 
 
-class CorrelationProcessor:
+class CorrelationProcessor(_Owned):
     """The partitions of the correlation topic this worker owns: patterns and sessions."""
 
     def __init__(
@@ -390,26 +401,6 @@ class CorrelationProcessor:
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
         return pipe
-
-    def adopt(self, tps: Iterable[tuple[str, int]]) -> None:
-        """Restore the pipelines of assigned partitions that have not sent a record yet.
-
-        A partition whose records were all processed (and committed) before a
-        restart sends nothing afterwards; adopting it starts its idle clock, so
-        the windows (or matches) it left open still close.
-        """
-        now = self.clock()
-        for topic, partition in tps:
-            tp = tp_name(topic, partition)
-            if tp not in self.pipelines:
-                self.pipeline(topic, partition)
-                self.last_seen.setdefault(tp, now)
-
-    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
-        for topic, partition in tps:
-            tp = tp_name(topic, partition)
-            self.pipelines.pop(tp, None)
-            self.last_seen.pop(tp, None)
 
     def process(self, records: Iterable[RawRecord]) -> BatchResult:
         """Feed forwarded events to their partition's engines, then advance each watermark."""
