@@ -8,7 +8,7 @@ from agents.outputs import send
 from logradar.processor import RawRecord
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import correlation, finish, persist, step
+from tables.state import complete, correlation, finish, persist, step
 
 
 @app.agent(correlate)
@@ -19,9 +19,10 @@ async def correlate_events(stream: Any) -> None:
 
 async def handle(events: list[Any]) -> None:
     async with step:
-        result = correlation.process(
+        batch = [
             RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
             for m in (e.message for e in events)
-        )
+        ]
+        result = correlation.process(await complete(correlation, batch))
         await send(result)
         await persist(result)

@@ -68,6 +68,7 @@ class Metrics:
     late_events: Counter
     duplicates: Counter
     offset_gaps: Counter
+    offsets_read_back: Counter
     changelog_tail: Counter
     evictions: Counter
     windows_closed: Counter
@@ -94,7 +95,11 @@ class Metrics:
             ),
             offset_gaps=counter(
                 "offset_gaps",
-                "Source offsets skipped between restored state and the first record after it.",
+                "Source offsets that held no record (transaction markers, compaction, retention).",
+            ),
+            offsets_read_back=counter(
+                "offsets_read_back",
+                "Records the consumer skipped that logradar read back from the broker directly.",
             ),
             changelog_tail=counter(
                 "changelog_tail_records",

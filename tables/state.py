@@ -9,16 +9,21 @@ with it when the group rebalances.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Iterable
+from functools import partial
 from typing import Any
 
 import faust
 from faust.types import TP
 
-from logradar.processor import BatchResult, CorrelationProcessor, Processor
+from logradar.kafka import read_range
+from logradar.processor import BatchResult, CorrelationProcessor, Processor, RawRecord, tp_name
 from logradar.rules import load_rules
 from streams.app import app, metrics, settings
+
+log = logging.getLogger(__name__)
 
 state = app.Table(
     "state",
@@ -122,6 +127,56 @@ async def prefetch(partitions: Iterable[int]) -> None:
 
 def forget_prefetched() -> None:
     _prefetched.clear()
+
+
+async def complete(
+    owner: Processor | CorrelationProcessor, batch: list[RawRecord]
+) -> list[RawRecord]:
+    """``batch`` with any records the consumer skipped read back and put in their place.
+
+    Faust's consumer can skip a record (``Processor.holes`` says how); a worker
+    that trusted it would count one event fewer and never know. The missing
+    offsets are read from the broker in worker threads. Pipelines not built yet
+    are restored first, from changelogs read in threads too.
+    """
+    new = {r.partition for r in batch if tp_name(r.topic, r.partition) not in owner.pipelines}
+    if new:
+        await prefetch(new)
+    try:
+        holes = owner.holes(batch)
+    finally:
+        forget_prefetched()
+    if not holes:
+        return batch
+    loop = asyncio.get_running_loop()
+    reads = [
+        loop.run_in_executor(
+            None,
+            partial(
+                read_range,
+                settings.bootstrap_servers,
+                h.topic,
+                h.partition,
+                h.start,
+                h.end,
+                conf=settings.kafka_config(),
+            ),
+        )
+        for h in holes
+    ]
+    extra: list[RawRecord] = []
+    for hole, found in zip(holes, await asyncio.gather(*reads), strict=True):
+        log.warning(
+            "the consumer skipped %s[%d] offsets %d..%d; read %d record(s) back from the broker",
+            hole.topic,
+            hole.partition,
+            hole.start,
+            hole.end - 1,
+            len(found),
+        )
+        extra.extend(RawRecord(hole.topic, hole.partition, *f) for f in found)
+    metrics.offsets_read_back.inc(len(extra))
+    return sorted([*batch, *extra], key=lambda r: (r.topic, r.partition, r.offset))
 
 
 def _items_for(partition: int) -> Iterable[tuple[str, Any]]:

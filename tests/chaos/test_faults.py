@@ -203,16 +203,6 @@ def test_two_workers_one_killed_the_survivor_takes_over_exactly(
             w.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open (issue 4): in some runs events are lost around the rebalance. Suspected: a "
-        "batch of a revoked partition still in take_events' buffer is processed after the "
-        "revocation, and its late state records reach the changelog after the new owner "
-        "restored the partition (a late 'closed' boundary hides the windows the new owner "
-        "would emit). Passes locally; failed in a fresh-clone CI run."
-    ),
-)
 def test_a_third_worker_joins_mid_stream_nothing_lost_or_counted_twice(
     broker: Any, unique: str, tmp_path: Path
 ) -> None:
@@ -287,15 +277,6 @@ def test_broker_paused_then_resumed_the_worker_waits_and_loses_nothing(
     assert code == 0, worker.tail()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "open (issue 4): in some runs one event is lost across a SIGTERM. Suspected: an "
-        "agent cancelled while its next batch waits for the processing lock acknowledges "
-        "that batch on exit (Faust's take_events acks in a finally), and Faust's last "
-        "commit then covers records never processed. Passes locally; failed in CI."
-    ),
-)
 def test_sigterm_stops_within_bounds_commits_and_restarts_without_replays(
     broker: Any, unique: str, tmp_path: Path
 ) -> None:
@@ -325,7 +306,11 @@ def test_sigterm_stops_within_bounds_commits_and_restarts_without_replays(
     try:
         second.wait_ready(timeout=90)
         check_exact(broker.bootstrap, topics, records, tmp_path)
+        # No offset of the input lacks a record; any the consumer skipped were read back
+        # (tests/unit/test_faust_quirks.py shows how Faust's consumer can skip them).
         assert metric_value(second.metrics(), "logradar_offset_gaps_total") == 0
+        read_back = metric_value(second.metrics(), "logradar_offsets_read_back_total")
+        print(f"records the restarted worker's consumer skipped and it read back: {read_back:.0f}")
     finally:
         second.stop()
     assert took < 30

@@ -50,6 +50,7 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         "logradar_late_events": "counter",
         "logradar_replayed_events": "counter",
         "logradar_offset_gaps": "counter",
+        "logradar_offsets_read_back": "counter",
         "logradar_changelog_tail_records": "counter",
         "logradar_evictions": "counter",
         "logradar_windows_closed": "counter",

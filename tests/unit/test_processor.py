@@ -8,7 +8,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from logradar.metrics import Metrics
-from logradar.processor import Processor, RawRecord
+from logradar.processor import Hole, Processor, RawRecord
 from logradar.settings import Settings
 
 START = 28_333_333 * 60
@@ -140,3 +140,44 @@ def test_an_adopted_partition_that_sends_nothing_still_closes_its_windows() -> N
     clock[0] += 6
     closed = restarted.flush_idle(caught_up=lambda _tp, _o: True).counts
     assert {(c.kind, c.count) for c in closed} == {("tumbling", 1), ("hopping", 1)}
+
+
+def rec(offset: int, partition: int = 0, ts: float = START) -> RawRecord:
+    return RawRecord("logs", partition, offset, None, line(ts + offset), None)
+
+
+def test_holes_are_offsets_missing_after_the_state_or_between_records() -> None:
+    proc = processor()
+    first = proc.process([rec(0), rec(1), rec(0, partition=1)])  # p0 through 1, p1 through 0
+    batch = [rec(2), rec(4), rec(5), rec(1, partition=1), rec(9, partition=1), rec(0, partition=2)]
+    assert proc.holes(batch) == [Hole("logs", 0, 3, 4), Hole("logs", 1, 2, 9)]
+    # no state yet (p2): its first record is where it starts; replays and repeats are no hole
+    assert proc.holes([rec(7, partition=2), rec(1), rec(1), rec(2)]) == []
+    restored = processor(state={key: value for _p, key, value in first.state})
+    assert restored.holes([rec(5)]) == [Hole("logs", 0, 2, 5)]
+
+
+def test_records_read_back_into_a_hole_count_exactly_once() -> None:
+    whole = [rec(i) for i in range(6)]
+    proc = processor()
+    proc.process(whole[:2])
+    delivered = whole[3:]  # the consumer skipped offset 2
+    (hole,) = proc.holes(delivered)
+    read_back = whole[hole.start : hole.end]
+    proc.process(sorted(delivered + read_back, key=lambda r: r.offset))
+    proc.process(whole[4:])  # a replay after that changes nothing
+    assert counted(proc) == {("api", "INFO"): 6}
+    assert metric(proc, "logradar_offset_gaps_total") == 0
+
+
+def test_offsets_without_a_record_are_counted_as_gaps() -> None:
+    proc = processor()
+    proc.process([rec(0), rec(1), rec(4)])  # 2 and 3 held transaction markers, say
+    assert counted(proc) == {("api", "INFO"): 3}
+    assert metric(proc, "logradar_offset_gaps_total") == 2
+
+
+def metric(proc: Processor, name: str) -> float:
+    value = proc.metrics.offset_gaps._value.get()  # type: ignore[attr-defined]
+    assert name == "logradar_offset_gaps_total"
+    return float(value)
