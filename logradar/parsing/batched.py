@@ -91,6 +91,9 @@ _ZERO_TRACE_HEX = _ZERO_TRACE.hex()
 _ZERO_SPAN_HEX = _ZERO_SPAN.hex()
 _NO_TEXT = frozenset((None, "string_value"))  # body kinds whose message is string_value
 _BEFORE_MAX = math.nextafter(MAX_TS, 0.0)  # ts <= this <=> ts < MAX_TS
+# Decoded protobuf resources by their serialized bytes (see _proto_resource).
+_RESOURCES: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
+_RESOURCES_MAX = 1024
 
 # OTel severity numbers 1-24 in steps of four; index 0 (unspecified) is never used.
 _BY_NUMBER: tuple[Level, ...] = (Level.UNKNOWN,) + tuple(
@@ -231,12 +234,19 @@ def _proto_any(value: Any, depth: int = 0) -> Any:
 
 def _split_resource(attrs: dict[str, Any], key: bytes | None) -> tuple[str, str, dict[str, Any]]:
     """Service and host out of a resource's attributes (consumed), and the rest."""
+    service, host, attrs = _split_service(attrs)
+    return service or key_service(key), host, attrs
+
+
+def _split_service(attrs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """Like ``_split_resource``, but the service is ``""`` without ``service.name``: the
+    result then does not depend on the record key, and can be cached."""
     service = attrs.get(SERVICE_ATTR)
     if type(service) is str and service:
         del attrs[SERVICE_ATTR]
         service = sys.intern(service)
     else:
-        service = key_service(key)
+        service = ""
     host = attrs.get(HOST_ATTR)
     if type(host) is str and host:
         del attrs[HOST_ATTR]
@@ -244,6 +254,24 @@ def _split_resource(attrs: dict[str, Any], key: bytes | None) -> tuple[str, str,
     else:
         host = ""
     return service, host, attrs
+
+
+def _proto_resource(resource: Any) -> tuple[str, str, dict[str, Any]]:
+    """``_split_service`` of a protobuf Resource, decoded once per distinct resource.
+
+    A request holds few distinct resources, and a stream's requests hold the same ones
+    again and again; its serialized bytes (cheap to get, and they decide its attributes)
+    find the earlier result. The attribute dict is shared: callers copy it, never change
+    it.
+    """
+    wire = resource.SerializeToString()
+    found = _RESOURCES.get(wire)
+    if found is None:
+        found = _split_service({kv.key: _proto_any(kv.value) for kv in resource.attributes})
+        if len(_RESOURCES) >= _RESOURCES_MAX:
+            _RESOURCES.clear()
+        _RESOURCES[wire] = found
+    return found
 
 
 def _otlp_proto(
@@ -265,11 +293,11 @@ def _otlp_proto(
     number = 0
     for r_index, resource_logs in enumerate(request.resource_logs):
         try:
-            resource = {kv.key: _proto_any(kv.value) for kv in resource_logs.resource.attributes}
+            service, host, extra = _proto_resource(resource_logs.resource)
         except Malformed as exc:
             out.append(DeadLetter(DeadReason.UNPARSED, f"resource_logs[{r_index}]: {exc}"))
             continue
-        service, host, extra = _split_resource(resource, key)
+        service = service or key_service(key)
         for scope_logs in resource_logs.scope_logs:
             scope = scope_logs.scope.name
             for rec in scope_logs.log_records:

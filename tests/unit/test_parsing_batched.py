@@ -174,6 +174,25 @@ def test_a_record_attribute_wins_over_a_resource_attribute(decode: Callable[...,
     assert got.attrs == {"zone": "b"}
 
 
+def test_the_same_resource_again_with_another_key(decode: Callable[..., Result]) -> None:
+    """Resources are decoded once and reused: the key fallback still applies per value."""
+    bare = request(log(resource={"zone": "a"}))
+    assert one_event(decode, log(resource={"zone": "a"}), key=b"first").service == "first"
+    assert [e.service for e in events(decode(bare, key=b"second"))] == ["second"]
+    assert [e.service for e in events(decode(bare))] == ["unknown"]
+
+
+def test_events_of_one_resource_do_not_share_attrs(decode: Callable[..., Result]) -> None:
+    """Changing one event's attrs changes no other event, now or in a later value."""
+    resource = {**RESOURCE, "zone": "a"}
+    req = request(log(resource=resource, body="1"), log(resource=resource, body="2"))
+    first, second = events(decode(req))
+    first.attrs["zone"] = "changed"
+    first.attrs["extra"] = 1
+    assert second.attrs == {"zone": "a"}
+    assert [e.attrs for e in events(decode(req))] == [{"zone": "a"}, {"zone": "a"}]
+
+
 SEVERITIES = [
     (SeverityNumber(number), None, level)
     for number, level in [
