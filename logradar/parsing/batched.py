@@ -325,10 +325,12 @@ def _otlp_proto(
                     if not message and body.WhichOneof("value") not in _NO_TEXT:
                         message = _render(_proto_any(body))
                     attrs = extra.copy() if extra else {}
-                    for kv in rec.attributes:
-                        any_value = kv.value
-                        text = any_value.string_value
-                        attrs[kv.key] = text if text else _proto_any(any_value)
+                    attributes = rec.attributes
+                    if attributes:  # cheaper than iterating an empty one
+                        for kv in attributes:
+                            any_value = kv.value
+                            text = any_value.string_value
+                            attrs[kv.key] = text if text else _proto_any(any_value)
                     if scope:
                         attrs[SCOPE_ATTR] = scope
                     trace_id = rec.trace_id
