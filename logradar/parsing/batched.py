@@ -91,8 +91,9 @@ _ZERO_TRACE_HEX = _ZERO_TRACE.hex()
 _ZERO_SPAN_HEX = _ZERO_SPAN.hex()
 _NO_TEXT = frozenset((None, "string_value"))  # body kinds whose message is string_value
 _BEFORE_MAX = math.nextafter(MAX_TS, 0.0)  # ts <= this <=> ts < MAX_TS
-# Decoded protobuf resources by their serialized bytes (see _proto_resource).
-_RESOURCES: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
+# Decoded resources by their serialized bytes (see _proto_resource and _json_resource).
+_PROTO_RESOURCES: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
+_JSON_RESOURCES: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
 _RESOURCES_MAX = 1024
 
 # OTel severity numbers 1-24 in steps of four; index 0 (unspecified) is never used.
@@ -232,15 +233,12 @@ def _proto_any(value: Any, depth: int = 0) -> Any:
     return getattr(value, kind)  # string_value, bool_value, int_value, double_value
 
 
-def _split_resource(attrs: dict[str, Any], key: bytes | None) -> tuple[str, str, dict[str, Any]]:
-    """Service and host out of a resource's attributes (consumed), and the rest."""
-    service, host, attrs = _split_service(attrs)
-    return service or key_service(key), host, attrs
-
-
 def _split_service(attrs: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """Like ``_split_resource``, but the service is ``""`` without ``service.name``: the
-    result then does not depend on the record key, and can be cached."""
+    """Service and host out of a resource's attributes (consumed), and the rest.
+
+    Without ``service.name`` the service is ``""``, for the caller to take from the
+    record key: the result does not depend on the key, so it can be cached.
+    """
     service = attrs.get(SERVICE_ATTR)
     if type(service) is str and service:
         del attrs[SERVICE_ATTR]
@@ -265,13 +263,22 @@ def _proto_resource(resource: Any) -> tuple[str, str, dict[str, Any]]:
     it.
     """
     wire = resource.SerializeToString()
-    found = _RESOURCES.get(wire)
+    found = _PROTO_RESOURCES.get(wire)
     if found is None:
         found = _split_service({kv.key: _proto_any(kv.value) for kv in resource.attributes})
-        if len(_RESOURCES) >= _RESOURCES_MAX:
-            _RESOURCES.clear()
-        _RESOURCES[wire] = found
+        _remember(_PROTO_RESOURCES, wire, found)
     return found
+
+
+def _remember(
+    cache: dict[bytes, tuple[str, str, dict[str, Any]]],
+    wire: bytes,
+    found: tuple[str, str, dict[str, Any]],
+) -> None:
+    """Cache a decoded resource; a full cache starts over (a stream has few resources)."""
+    if len(cache) >= _RESOURCES_MAX:
+        cache.clear()
+    cache[wire] = found
 
 
 def _otlp_proto(
@@ -558,11 +565,26 @@ def _json_id(raw: object, zero: str) -> str | None:
 def _json_resource(
     item: object, key: bytes | None
 ) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
-    """Service, host, other attributes, and the item itself, of a resourceLogs item."""
+    """Service, host, other attributes, and the item itself, of a resourceLogs item.
+
+    Like ``_proto_resource``, each distinct resource is decoded once: orjson writes its
+    attributes back (~0.1 us) to find the earlier result (walking them takes ~0.7 us).
+    """
     resource_logs = _object(item, "a resourceLogs item")
-    attrs: dict[str, Any] = {}
-    _json_attrs(_object(resource_logs.get("resource"), "resource").get("attributes"), attrs)
-    return (*_split_resource(attrs, key), resource_logs)
+    attributes = _object(resource_logs.get("resource"), "resource").get("attributes")
+    try:
+        wire = orjson.dumps(attributes)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes: decode, uncached
+        wire = None
+    found = None if wire is None else _JSON_RESOURCES.get(wire)
+    if found is None:
+        attrs: dict[str, Any] = {}
+        _json_attrs(attributes, attrs)
+        found = _split_service(attrs)
+        if wire is not None:
+            _remember(_JSON_RESOURCES, wire, found)
+    service, host, extra = found
+    return service or key_service(key), host, extra, resource_logs
 
 
 def _json_scope(item: object, names: Names) -> tuple[str, list[Any]]:

@@ -562,6 +562,31 @@ def test_nesting_deeper_than_max_depth_dead_letters_the_record(
     assert results[1].detail == f"record 2: an AnyValue nested more than {MAX_DEPTH} deep"
 
 
+def test_json_resources_nested_deeper_than_orjson_writes() -> None:
+    """Resources are cached by orjson's rendering, which stops at 255 levels: deeper
+    ones still decode (an unknown field) or dead-letter (an attribute) as before."""
+    junk = b"[" * 300 + b"]" * 300
+    array = b'{"arrayValue": {"values": ['  # an AnyValue array: 3 JSON levels
+    any_value = array * 100 + b"]}}" * 100
+    unknown = {"stringValue": "a", "junk": "JUNK"}
+    too_deep = "ANY"
+    good = {"scopeLogs": [{"logRecords": [GOOD]}]}
+    for value in (unknown, too_deep):
+        resource = {"attributes": [{"key": "zone", "value": value}]}
+        doc = {"resourceLogs": [{"resource": resource, **good}, good]}
+        wire = orjson.dumps(doc).replace(b'"JUNK"', junk).replace(b'"ANY"', any_value)
+        results = parse_batch(wire, encoding="otlp_json", kafka_ts=KAFKA)
+        if value is unknown:
+            assert [type(r) for r in results] == [LogEvent, LogEvent]
+            assert [r.attrs for r in events(results)] == [{"zone": "a"}, {}]
+        else:
+            assert [type(r) for r in results] == [DeadLetter, LogEvent]
+            assert results[0] == DeadLetter(
+                DeadReason.INVALID_JSON,
+                f"resourceLogs[0]: an AnyValue nested more than {MAX_DEPTH} deep",
+            )
+
+
 @pytest.mark.parametrize(
     ("doc", "detail"),
     [
