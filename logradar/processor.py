@@ -9,10 +9,15 @@ persisted records are returned with the changelog partition they belong on
 
 from __future__ import annotations
 
+import math
 import time
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from prometheus_client import Histogram
 
 from logradar.alerts import Alert
 from logradar.correlation import (
@@ -69,6 +74,31 @@ class BatchResult:
 
 def tp_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
+
+
+def observe_all(histogram: Histogram, amounts: list[float]) -> None:
+    """``histogram.observe(a)`` for each of ``amounts``, touching each bucket and the sum once.
+
+    observe() takes ~0.65 us (two locks and a scan of the buckets); once per counted
+    event, that was most of the per-event metrics cost. This does the same through the
+    internals observe() itself uses (``_upper_bounds``, ``_buckets``, ``_sum``; an
+    unlabelled histogram, no exemplars), checked against observe() by the unit tests.
+    The sum is added once, so it may differ from adding one by one in the last bits.
+    Amounts that are not all finite (never event lags) go one by one, so that NaN
+    stays out of every bucket as observe() keeps it.
+    """
+    if not amounts:
+        return
+    total = sum(amounts)
+    if not math.isfinite(total):
+        for amount in amounts:
+            histogram.observe(amount)
+        return
+    bounds = histogram._upper_bounds  # ascending, the last one +Inf
+    buckets = histogram._buckets
+    for index, count in Counter(bisect_left(bounds, a) for a in amounts).items():
+        buckets[index].inc(count)  # the first bucket with amount <= bound, as observe()
+    histogram._sum.inc(total)
 
 
 class Hole(NamedTuple):
@@ -246,7 +276,7 @@ class Processor(_Owned):
         touched: dict[str, PartitionPipeline] = {}
         per_key: dict[tuple[str, str], int] = {}
         metrics = self.metrics
-        lag = metrics.event_lag.observe
+        lags: list[float] = []  # observed once per batch: see observe_all
         now = self.clock()
         late = replayed = 0
         route = self.router.routes if self.router.active else None
@@ -267,7 +297,7 @@ class Processor(_Owned):
                 if status == COUNTED:
                     k = (parsed.service, parsed.level)
                     per_key[k] = per_key.get(k, 0) + 1
-                    lag(now - parsed.ts)
+                    lags.append(now - parsed.ts)
                     if route is not None:
                         result.forward.extend(route(parsed))
                 elif status == LATE:
@@ -282,6 +312,7 @@ class Processor(_Owned):
         self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
         metrics.count_events(per_key)
+        observe_all(metrics.event_lag, lags)
         if late:
             metrics.late_events.inc(late)
         if replayed:
