@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
@@ -13,9 +14,12 @@ from logradar.metrics import LAG_BUCKETS, Metrics
 from logradar.processor import Processor, RawRecord, observe_all
 from logradar.settings import Settings
 
-from .test_processor import START, line
-
+START = 28_333_333 * 60
 NOW = START + 86400.0
+
+
+def line(ts: float) -> bytes:
+    return orjson.dumps({"ts": ts, "service": "api", "level": "INFO", "msg": "hello"})
 
 
 def histogram() -> tuple[Histogram, CollectorRegistry]:
