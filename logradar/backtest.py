@@ -24,9 +24,15 @@ reference time, the one the keying parse uses too). ``fmt`` restricts parsing
 to one text format, for the keying (as ``replay --format``) and for the engine
 (as ``LOGRADAR_TEXT_FORMATS=fmt``).
 
-Speed: the engine parses every line itself, and the keying needs a parse of its
-own; on big inputs that second parse runs in a helper process a few chunks
-ahead (``jobs``), so on two cores the backtest costs about what the engine does.
+Speed: the keying parse is the engine's parse. Given the key the keying parse
+finds, the engine's own parse of a line would give the same result (the key
+only names the service of a record that names none, and the keying parse's
+service is that same name), so the parsed events are handed to
+``Processor.process`` and each line is parsed once. That holds when the
+engine parses the input topic as lines with the keying's formats; otherwise
+(``LOGRADAR_INPUT_ENCODING`` set for it, or ``LOGRADAR_TEXT_FORMATS`` without
+``fmt``) the engine parses every line itself, and on big inputs the keying parse
+then runs in a helper process a few chunks ahead (``jobs``).
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from prometheus_client import CollectorRegistry
 
 from logradar.metrics import Metrics
-from logradar.model import DeadLetter
+from logradar.model import DeadLetter, LogEvent
 from logradar.parsing import parse
+from logradar.parsing.text import choose
 from logradar.processor import BatchResult, CorrelationProcessor, Processor, RawRecord
 from logradar.progress import FileProgress
 from logradar.replay import read_records
@@ -137,8 +144,17 @@ class _Feeder:
         self.out = out
         self.dead: Counter[str] = Counter()
 
-    def source(self, batch: list[RawRecord]) -> None:
-        result = self.processor.process(batch)
+    def parses_like(self, topic: str, formats: tuple[str, ...] | None) -> bool:
+        """Whether the processor parses ``topic`` as the keying does (one line, ``formats``)."""
+        processor = self.processor
+        return processor.encoding(topic) == "line" and choose(processor.formats(topic)) == choose(
+            formats
+        )
+
+    def source(
+        self, batch: list[RawRecord], parsed: Sequence[LogEvent | DeadLetter] | None = None
+    ) -> None:
+        result = self.processor.process(batch, parsed)
         self._collect(result)
         if result.forward or result.ticks:
             self._correlate(result)
@@ -192,7 +208,8 @@ def backtest(
     replayer's parse) a few chunks ahead in a helper process, in parallel with the
     engine's own parse; ``jobs=0`` keys them here; None picks 1 when more than one
     CPU is available and the files are big enough to pay for starting it. The
-    result does not depend on ``jobs``.
+    result does not depend on ``jobs``, which only matters when the engine cannot
+    take the keying parse's events (see the module docstring).
     """
     n = settings.topic_partitions if partitions is None else partitions
     if n <= 0:
@@ -206,21 +223,24 @@ def backtest(
     topic = settings.input_topics[0]
     size = settings.batch_size
     total_bytes = sum(f.stat().st_size for f in files)
-    if jobs is None:
-        jobs = 1 if total_bytes >= PARALLEL_MIN_BYTES and len(os.sched_getaffinity(0)) > 1 else 0
-
+    formats = (fmt,) if fmt else None
     result = BacktestResult()
     clock = _Clock(mtimes[0] if mtimes else 0.0)
     feeder = _Feeder(settings, rules, clock, result)
+    once = feeder.parses_like(topic, formats)
+    if once:
+        jobs = 0  # the engine's parse is the keying parse: nothing to do in parallel
+    elif jobs is None:
+        jobs = 1 if total_bytes >= PARALLEL_MIN_BYTES and len(os.sched_getaffinity(0)) > 1 else 0
     offsets = [0] * n
     newest = NO_TIME
     bar = FileProgress("backtest", progress, total_bytes)
-    keyer = _Keyer(jobs, (fmt,) if fmt else None, n, size)
+    keyer = _Keyer(jobs, formats, n, size, keep=once)
     started = time.perf_counter()
     try:
         for path, mtime in zip(files, mtimes, strict=True):
             bar.describe(path.name)
-            for lines, keys, parts, newest_per_batch in keyer.chunks(path, mtime):
+            for lines, keys, parts, newest_per_batch, parsed in keyer.chunks(path, mtime):
                 for i, batch_newest in enumerate(newest_per_batch):
                     lo, hi = i * size, (i + 1) * size
                     batch: list[RawRecord] = []
@@ -232,7 +252,7 @@ def backtest(
                         newest = batch_newest
                     if newest != NO_TIME:  # before the first event: the first file's mtime
                         clock.now = newest
-                    feeder.source(batch)
+                    feeder.source(batch, parsed[lo:hi] if parsed is not None else None)
                     result.events += len(batch)
                     bar.advance(sum(len(r.value or b"") + 1 for r in batch), result.events)
         feeder.close()
@@ -252,13 +272,21 @@ AHEAD = 3
 """Chunks queued for the helper ahead of the engine (bounds the memory held)."""
 
 Keyed = tuple[list[bytes], list[bytes | None], list[int], list[float]]
+Parsed = list[LogEvent | DeadLetter]
 
 
 def key_chunk(
-    lines: list[bytes], kafka_ts: float, formats: tuple[str, ...] | None, n: int, size: int
+    lines: list[bytes],
+    kafka_ts: float,
+    formats: tuple[str, ...] | None,
+    n: int,
+    size: int,
+    keep: Parsed | None = None,
 ) -> Keyed:
     """The replayer's key and the producer's partition of each line, and the newest event
-    time of each batch of ``size`` lines (events timed by ``kafka_ts`` left out)."""
+    time of each batch of ``size`` lines (events timed by ``kafka_ts`` left out).
+
+    ``keep``, when given, collects each line's parse result, for the engine."""
     keys: list[bytes | None] = []
     parts: list[int] = []
     newest: list[float] = []
@@ -267,6 +295,8 @@ def key_chunk(
         top = NO_TIME
         for line in lines[lo : lo + size]:
             parsed = parse(line, kafka_ts=kafka_ts, formats=formats)
+            if keep is not None:
+                keep.append(parsed)
             if isinstance(parsed, DeadLetter):
                 keys.append(None)
                 parts.append(0)
@@ -381,10 +411,15 @@ def serve() -> None:
 
 
 class _Keyer:
-    """Keys the lines of a file: here, or a few chunks ahead in a helper process."""
+    """Keys the lines of a file: here, or a few chunks ahead in a helper process.
 
-    def __init__(self, jobs: int, formats: tuple[str, ...] | None, n: int, size: int) -> None:
-        self.formats, self.n, self.size = formats, n, size
+    ``keep`` (keying here only) hands out each line's parse result with its key.
+    """
+
+    def __init__(
+        self, jobs: int, formats: tuple[str, ...] | None, n: int, size: int, keep: bool = False
+    ) -> None:
+        self.formats, self.n, self.size, self.keep = formats, n, size, keep
         self.chunk = size * CHUNK_BATCHES
         self.helper = _Helper(formats, n, size) if jobs > 0 else None
 
@@ -398,21 +433,23 @@ class _Keyer:
         if chunk:
             yield chunk
 
-    def chunks(self, path: Path, kafka_ts: float) -> Iterator[Keyed]:
-        """Each chunk's lines with :func:`key_chunk`'s answers, in file order."""
+    def chunks(self, path: Path, kafka_ts: float) -> Iterator[tuple[*Keyed, Parsed | None]]:
+        """Each chunk's lines with :func:`key_chunk`'s answers (and parse results when
+        kept), in file order."""
         helper = self.helper
         if helper is None:
             for lines in self._lines(path):
-                yield key_chunk(lines, kafka_ts, self.formats, self.n, self.size)
+                kept: Parsed | None = [] if self.keep else None
+                yield (*key_chunk(lines, kafka_ts, self.formats, self.n, self.size, kept), kept)
             return
         pending: deque[list[bytes]] = deque()
         for lines in self._lines(path):
             if len(pending) > AHEAD:
-                yield (pending.popleft(), *helper.result())
+                yield (pending.popleft(), *helper.result(), None)
             helper.submit(lines, kafka_ts)
             pending.append(lines)
         while pending:
-            yield (pending.popleft(), *helper.result())
+            yield (pending.popleft(), *helper.result(), None)
 
     def close(self) -> None:
         if self.helper is not None:

@@ -242,14 +242,32 @@ class Processor(_Owned):
         result.dead_letters.append(record)
         self.metrics.dead_letters.labels(dead.reason.value).inc()
 
-    def _parsed(self, rec: RawRecord, result: BatchResult) -> list[LogEvent]:
-        """The events of one record; its dead letters go to ``result``."""
+    def _too_large(self, rec: RawRecord, result: BatchResult) -> bool:
+        """Whether the record is over the size limit (then its dead letter goes to ``result``)."""
         value = rec.value
         limit = self.settings.max_record_bytes
         if value is not None and len(value) > limit:
             detail = f"{len(value)} bytes, over LOGRADAR_MAX_RECORD_BYTES={limit}"
             self._dead(result, DeadLetter(DeadReason.TOO_LARGE, detail), rec, DEAD_KEEP_BYTES)
+            return True
+        return False
+
+    def _given(
+        self, rec: RawRecord, one: LogEvent | DeadLetter, result: BatchResult
+    ) -> list[LogEvent]:
+        """:meth:`_parsed` for a line record the caller has parsed already."""
+        if self._too_large(rec, result):
             return []
+        if isinstance(one, DeadLetter):
+            self._dead(result, one, rec)
+            return []
+        return [one]
+
+    def _parsed(self, rec: RawRecord, result: BatchResult) -> list[LogEvent]:
+        """The events of one record; its dead letters go to ``result``."""
+        if self._too_large(rec, result):
+            return []
+        value = rec.value
         encoding = self.encoding(rec.topic)
         formats = self.formats(rec.topic)
         if encoding == "line":
@@ -270,8 +288,17 @@ class Processor(_Owned):
                 events.append(item)
         return events
 
-    def process(self, records: Iterable[RawRecord]) -> BatchResult:
-        """Parse and count a batch; close what the watermarks passed; collect state changes."""
+    def process(
+        self,
+        records: Iterable[RawRecord],
+        parsed: Sequence[LogEvent | DeadLetter] | None = None,
+    ) -> BatchResult:
+        """Parse and count a batch; close what the watermarks passed; collect state changes.
+
+        ``parsed``, when given, holds :func:`~logradar.parsing.parse`'s result for each
+        record, as :meth:`_parsed` would get it (a line-encoded topic, this processor's
+        formats): the backtest parses each line once to key it, and not again here.
+        """
         result = BatchResult()
         touched: dict[str, PartitionPipeline] = {}
         per_key: dict[tuple[str, str], int] = {}
@@ -280,7 +307,7 @@ class Processor(_Owned):
         now = self.clock()
         late = replayed = 0
         route = self.router.routes if self.router.active else None
-        for rec in records:
+        for i, rec in enumerate(records):
             tp = tp_name(rec.topic, rec.partition)
             pipe = touched.get(tp) or self.pipeline(rec.topic, rec.partition)
             if pipe.offset >= 0 and rec.offset > pipe.offset + 1:
@@ -292,14 +319,17 @@ class Processor(_Owned):
                 replayed += 1
                 continue
             pipe.skip(rec.offset)
-            for parsed in self._parsed(rec, result):
-                status = pipe.process(parsed, rec.offset)
+            events = (
+                self._parsed(rec, result) if parsed is None else self._given(rec, parsed[i], result)
+            )
+            for event in events:
+                status = pipe.process(event, rec.offset)
                 if status == COUNTED:
-                    k = (parsed.service, parsed.level)
+                    k = (event.service, event.level)
                     per_key[k] = per_key.get(k, 0) + 1
-                    lags.append(now - parsed.ts)
+                    lags.append(now - event.ts)
                     if route is not None:
-                        result.forward.extend(route(parsed))
+                        result.forward.extend(route(event))
                 elif status == LATE:
                     late += 1
                 else:

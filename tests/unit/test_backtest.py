@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from logradar.backtest import BacktestResult, backtest, partition_for
+from logradar.backtest import BacktestResult, _Clock, _Feeder, backtest, partition_for
 from logradar.cli import app
 from logradar.generate import (
     CALM_SCENARIOS,
@@ -128,15 +128,63 @@ def test_counts_equal_the_generators_truth(
     assert result.seconds > 0 and result.events_per_second > 0
 
 
+def _parse_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the backtest take its general path: the engine parses each line again."""
+    monkeypatch.setattr(_Feeder, "parses_like", lambda *_: False)
+
+
 def test_helper_process_gives_the_same_result(
-    burst_run: tuple[list[Generated], BacktestResult], tmp_path: Path
+    burst_run: tuple[list[Generated], BacktestResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     records, alone = burst_run
     path = _write(tmp_path, records)
+    _parse_twice(monkeypatch)
     helped = backtest([path], settings=_settings(), rules=parse_rules(BURST_ONLY_RULES), jobs=1)
     assert helped.alerts == alone.alerts
     assert helped.counts == alone.counts
     assert helped.dead_letters == alone.dead_letters
+
+
+def test_parsing_once_gives_what_parsing_twice_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # disordered, late, bad and (over a small size limit) too large records, every detector
+    # and the correlation rules: the engine taking the keying parse's events changes nothing
+    records = generate(
+        start_ts=START,
+        rate=40.0,
+        count=12_000,
+        services=7,
+        seed=4,
+        scenario="error-burst",
+        disorder_s=10.0,
+        late_every=41,
+        bad_every=37,
+    )
+    path = _write(tmp_path, list(records))
+    settings = Settings(max_record_bytes=160)
+    rules = load_rules(EXAMPLE_RULES)
+    once = backtest([path], settings=settings, rules=rules, partitions=3, jobs=0)
+    _parse_twice(monkeypatch)
+    twice = backtest([path], settings=settings, rules=rules, partitions=3, jobs=0)
+    assert once.dead_letters == twice.dead_letters
+    assert {"too_large", "invalid_json", "unparsed"} <= set(once.dead_letters)
+    assert once.counts == twice.counts and once.counts
+    assert once.alerts == twice.alerts and once.alerts
+    assert once.sessions == twice.sessions
+    assert once.events == twice.events == 12_000 + 30
+
+
+def test_engine_parses_again_when_its_formats_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LOGRADAR_TEXT_FORMATS applies to the engine, not to the keying parse
+    monkeypatch.setenv("LOGRADAR_TEXT_FORMATS", "logfmt")
+    feeder = _Feeder(Settings(), parse_rules(BURST_ONLY_RULES), _Clock(0.0), BacktestResult())
+    assert not feeder.parses_like("logs", None)
+    assert feeder.parses_like("logs", ("logfmt",))
 
 
 def test_partitioner_is_crc32_like_confluent_kafka() -> None:
