@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from re import _constants, _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from logradar.model import DeadLetter, DeadReason, Level, LogEvent
@@ -106,6 +107,83 @@ def structured_data(sd: str) -> dict[str, Any]:
     }
 
 
+_CATEGORIES = {
+    _constants.CATEGORY_DIGIT: r"\d",
+    _constants.CATEGORY_NOT_DIGIT: r"\D",
+    _constants.CATEGORY_SPACE: r"\s",
+    _constants.CATEGORY_NOT_SPACE: r"\S",
+    _constants.CATEGORY_WORD: r"\w",
+    _constants.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _char_class(items: list[tuple[Any, Any]]) -> str | None:
+    """An ``IN`` node of a parsed regex as a character class; None if it holds other parts."""
+    out: list[str] = []
+    for op, av in items:
+        if op is _constants.NEGATE:
+            out.insert(0, "^")
+        elif op is _constants.LITERAL:
+            out.append(re.escape(chr(av)))
+        elif op is _constants.RANGE:
+            out.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is _constants.CATEGORY and av in _CATEGORIES:
+            out.append(_CATEGORIES[av])
+        else:
+            return None
+    return f"[{''.join(out)}]"
+
+
+def _heads(seq: list[tuple[Any, Any]], after: list[str]) -> list[str] | None:
+    """Classes the first character of a match of ``seq`` can be in, when the match is
+    followed by one of ``after`` (a match of nothing at all is followed by ``after``);
+    None when this walk cannot tell (any node it does not know)."""
+    if not seq:
+        return after
+    (op, av), rest = seq[0], seq[1:]
+    if op is _constants.LITERAL:
+        return [re.escape(chr(av))]
+    if op is _constants.IN:
+        cls = _char_class(av)
+        return None if cls is None else [cls]
+    if op is _constants.SUBPATTERN:
+        if av[1] & re.IGNORECASE:
+            return None
+        return _heads([*av[3], *rest], after)
+    if op is _constants.BRANCH:
+        out: list[str] = []
+        for alternative in av[1]:
+            heads = _heads([*alternative, *rest], after)
+            if heads is None:
+                return None
+            out.extend(heads)
+        return out
+    if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT):
+        low, _, sub = av
+        heads = _heads([*sub, *rest], after)
+        if heads is None or low > 0:
+            return heads
+        skipped = _heads(rest, after)
+        return None if skipped is None else heads + skipped
+    return None
+
+
+def first_char(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """A regex for the characters a non-empty full match of ``pattern`` can start with,
+    or None when any may (or the pattern is beyond :func:`_heads`).
+
+    Derived from the parsed pattern, so it cannot disagree with it: a line whose first
+    character it rejects is one ``pattern.fullmatch`` rejects too, and the format need
+    not be tried (see :func:`logradar.parsing.text.parse_text`).
+    """
+    if pattern.flags & re.IGNORECASE:
+        return None
+    heads = _heads(list(_parser.parse(pattern.pattern, pattern.flags)), [])
+    if not heads:
+        return None
+    return re.compile("|".join(heads))
+
+
 @dataclass(frozen=True, slots=True)
 class RegexFormat:
     """One text format: a regex in the group vocabulary above, plus per-format defaults."""
@@ -117,11 +195,13 @@ class RegexFormat:
     pattern: re.Pattern[str] = field(init=False)
     clock: Clock = field(init=False)
     attr_groups: tuple[str, ...] = field(init=False)
+    head: re.Pattern[str] | None = field(init=False)  # see first_char
 
     def __post_init__(self) -> None:
         pattern = re.compile(self.regex)
         set_ = object.__setattr__
         set_(self, "pattern", pattern)
+        set_(self, "head", first_char(pattern))
         set_(self, "clock", _clock_for(pattern.groupindex))
         set_(self, "attr_groups", tuple(n for n in pattern.groupindex if n not in _STANDARD))
 

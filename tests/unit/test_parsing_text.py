@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logradar.model import DeadLetter, DeadReason, Level, LogEvent
 from logradar.parsing import FORMAT_NAMES, parse, validate_formats
+from logradar.parsing.formats import _TABLE, RegexFormat, first_char
+from logradar.parsing.text import plan
 
 
 def at(
@@ -461,3 +466,42 @@ def test_default_order_puts_specific_formats_before_generic_ones() -> None:
     for specific in ("openssh", "linux", "mac"):
         assert order[specific] < order["syslog3164"]
     assert FORMAT_NAMES[-1] == "logfmt"
+
+
+# --------------------------------------------------------------------------- first characters
+
+
+def test_first_char_follows_optional_prefixes_and_alternatives() -> None:
+    head = first_char(re.compile(r"(?:<(?P<pri>\d+)>)?(?P<mon>Jan|Feb) +x|\[y"))
+    assert head is not None
+    assert [c for c in "<JF[x\u0663 " if head.fullmatch(c)] == ["<", "J", "F", "["]
+
+
+def test_first_char_gives_up_where_it_cannot_tell() -> None:
+    assert first_char(re.compile(r".x")) is None
+    assert first_char(re.compile(r"(?=a)\w+")) is None
+    assert first_char(re.compile(r"abc", re.IGNORECASE)) is None
+    assert first_char(re.compile(r"(?i:a)b")) is None
+    # unicode digits are digits for the format and for its first character alike
+    head = first_char(re.compile(r"\d{4}-"))
+    assert head is not None and head.fullmatch("\u0663")
+
+
+@pytest.mark.parametrize("fmt", _TABLE, ids=lambda f: f.name)
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_first_char_admits_every_line_a_format_matches(
+    fmt: RegexFormat, data: st.DataObject
+) -> None:
+    line = data.draw(st.from_regex(fmt.pattern, fullmatch=True).filter(bool))
+    assert fmt.head is None or fmt.head.match(line[0]), (fmt.name, line)
+
+
+def test_candidates_keep_the_order_and_drop_what_cannot_match() -> None:
+    chosen = plan(("syslog5424", "logfmt", "bracketed", "linux"))
+    names = [getattr(m, "name", "logfmt") for m in chosen.candidates("<")]
+    assert names == ["syslog5424", "logfmt"]
+    names = [getattr(m, "name", "logfmt") for m in chosen.candidates("2")]
+    assert names == ["logfmt", "bracketed"]
+    names = [getattr(m, "name", "logfmt") for m in chosen.candidates("M")]
+    assert names == ["logfmt", "linux"]
