@@ -118,11 +118,11 @@ def from_record(
     service = _first(record, _SERVICE, _is_name)
     message = _first(record, _MESSAGE, _is_str)
     host = _first(record, _HOST, _is_name)
-    return LogEvent(
-        ts=ts,
-        service=key_service(key) if service is _MISSING else sys.intern(service),
-        level=level,
-        message="" if message is _MISSING else message,
-        host="" if host is _MISSING else sys.intern(host),
-        attrs=record,
+    return LogEvent(  # positional: half the cost of keywords, per event
+        ts,
+        key_service(key) if service is _MISSING else sys.intern(service),
+        level,
+        "" if message is _MISSING else message,
+        "" if host is _MISSING else sys.intern(host),
+        record,
     )

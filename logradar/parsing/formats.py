@@ -216,13 +216,13 @@ class RegexFormat:
         why = ts if isinstance(ts, str) else problem(ts, kafka_ts)
         if isinstance(ts, str) or why is not None:
             return DeadLetter(DeadReason.BAD_TIMESTAMP, f"{self.name}: {why}")
-        return LogEvent(
-            ts=ts,
-            service=self._service(g, key),
-            level=self._level(g),
-            message=(g.get("msg") or "").removeprefix("\ufeff"),
-            host=sys.intern(g.get("host") or ""),
-            attrs=self._attrs(g),
+        return LogEvent(  # positional: half the cost of keywords, per event
+            ts,
+            self._service(g, key),
+            self._level(g),
+            (g.get("msg") or "").removeprefix("\ufeff"),
+            sys.intern(g.get("host") or ""),
+            self._attrs(g),
         )
 
     def _service(self, g: Groups, key: bytes | None) -> str:

@@ -132,7 +132,8 @@ def _from_iso_regex(text: str) -> float | None:
 def from_string(text: str) -> float | None:
     """Epoch seconds from a numeric string (any unit) or an ISO 8601 string; None otherwise."""
     text = text.strip()
-    if _NUMBER.fullmatch(text):
+    # "2023-11-14...": a number has a "-" only first or after an exponent's "e"
+    if not (text[4:5] == "-" and text[3] not in "eE") and _NUMBER.fullmatch(text):
         return from_number(float(text))
     return from_iso(text)
 

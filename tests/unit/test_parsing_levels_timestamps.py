@@ -6,6 +6,7 @@ import pytest
 
 from logradar.model import Level
 from logradar.parsing import parse_level, parse_timestamp
+from logradar.parsing.timestamps import to_epoch
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -105,3 +106,11 @@ def test_parse_timestamp_with_kafka_time_allows_one_day_ahead() -> None:
     assert parse_timestamp(T0 + 86_400, kafka_ts=T0) == T0 + 86_400
     assert parse_timestamp(T0 + 86_401, kafka_ts=T0) is None
     assert parse_timestamp("2150-01-01T00:00:00Z", kafka_ts=5_700_000_000.0) is not None
+
+
+def test_numeric_strings_with_a_minus_fourth_are_still_numbers() -> None:
+    # from_string skips the number regex for "YYYY-..." but not for an exponent's sign
+    assert to_epoch("170e-3") == 0.17
+    assert to_epoch("1.7E-3") == 0.0017
+    assert to_epoch("2023-11-14T10:00:00Z") == 1_699_956_000.0
+    assert to_epoch("2023-") is None
