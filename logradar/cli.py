@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -319,6 +320,21 @@ class LogLevel(StrEnum):
     debug = "debug"
 
 
+def load_modules(packages: Sequence[str]) -> None:
+    """Import every module of ``packages`` now, so one that fails stops the worker.
+
+    Faust's autodiscovery only logs a warning when an agent module fails to
+    import, and the worker then runs, ready and healthy, without that agent.
+    """
+    import importlib
+    import pkgutil
+
+    for name in packages:
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{name}.{info.name}")
+
+
 @app.command()
 def worker(
     loglevel: Annotated[
@@ -360,6 +376,7 @@ def worker(
 
     from streams.app import app as faust_app
 
+    load_modules(("tables", "agents"))
     print(
         f"logradar worker {settings.app_id}: {','.join(settings.input_topics)} on "
         f"{settings.broker}; metrics at http://{settings.web_bind}:{settings.web_port}/metrics",
