@@ -15,21 +15,40 @@ from agents.outputs import send
 from logradar.processor import tp_name
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import correlation, forget_prefetched, persist, prefetch, processor, step
+from tables.state import (
+    correlation,
+    forget_prefetched,
+    persist,
+    prefetch,
+    processor,
+    step,
+    unread_tails,
+)
 
 log = logging.getLogger(__name__)
+
+
+def highwater(topic: str, partition: int) -> int | None:
+    """Where the partition ends, as the consumer's last fetch saw it (None: not known)."""
+    try:
+        return app.consumer.highwater(TP(topic, partition))  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - not assigned (any more): not ours
+        log.warning("no high watermark for %s[%d]: %r", topic, partition, exc)
+        return None
 
 
 def caught_up(tp: str, offset: int) -> bool:
     """Nothing left to read on this partition after ``offset`` (as far as the consumer knows)."""
     topic, _, partition = tp.rpartition(":")
-    try:
-        highwater = app.consumer.highwater(TP(topic, int(partition)))
-    except Exception as exc:  # noqa: BLE001 - not assigned (any more): not ours to flush
-        log.warning("no high watermark for %s: %r", tp, exc)
-        return False
+    end = highwater(topic, int(partition))
     # None: no fetch answered yet, so the backlog is unknown
-    return highwater is not None and offset + 1 >= highwater
+    return end is not None and offset + 1 >= end
+
+
+# A partition quiet this long while the broker holds records past its state gets them read
+# back (tables/state.py::unread_tails): longer than an idle flush, so a partition merely
+# starved while a backlog is read unevenly is rarely read twice.
+TAIL_QUIET_S = max(3 * settings.idle_flush_s, 10.0)
 
 
 async def adopt_assigned() -> None:
@@ -61,6 +80,15 @@ async def adopt_assigned() -> None:
 async def flush_idle() -> None:
     async with step:
         await adopt_assigned()
+        for owner, agent_step in (
+            (processor, processor.process),
+            (correlation, correlation.process),
+        ):
+            tail = await unread_tails(owner, highwater, TAIL_QUIET_S)
+            if tail:
+                result = agent_step(tail)
+                await send(result)
+                await persist(result)
         result = processor.flush_idle(caught_up=caught_up)
         if result.state or result.counts or result.alerts or result.ticks:
             await send(result)

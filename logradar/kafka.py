@@ -161,24 +161,27 @@ def read_range(
     end: int,
     conf: Mapping[str, Any] | None = None,
     timeout: float = 60.0,
+    *,
+    to_end: bool = False,
 ) -> list[Fetched]:
     """The records of ``topic[partition]`` at offsets ``start`` up to (not including) ``end``.
 
     Offsets in the range that hold no record (transaction markers, compacted or
     expired records) are simply absent from the result. Reading stops at the first
-    record at or past ``end`` (the caller has seen the record at ``end``, so it exists;
-    end-of-partition events are not trusted, as the embedded broker under-reports
-    where a partition ends). It reads uncommitted records too, as Faust's consumer
-    does. Raises ``RuntimeError`` when the range cannot be read within ``timeout``
-    seconds (the broker is unreachable).
+    record at or past ``end``: the caller has seen the record at ``end``, so it
+    exists. With ``to_end`` (``end`` is where the partition ends, from a fetch
+    response) reading also stops at the end of the partition. It reads uncommitted
+    records too, as Faust's consumer does. Raises ``RuntimeError`` when the range
+    cannot be read within ``timeout`` seconds (the broker is unreachable).
     """
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaError, TopicPartition
 
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"logradar-read-range-{topic}",
             "enable.auto.commit": False,
+            "enable.partition.eof": to_end,
             "auto.offset.reset": "earliest",
             "isolation.level": "read_uncommitted",
             "log_level": 0,
@@ -196,7 +199,10 @@ def read_range(
                     f"within {timeout:.0f}s"
                 )
             for msg in consumer.consume(max(end - start, 1), 0.5):
-                if msg.error() is not None:
+                err = msg.error()
+                if err is not None:
+                    if to_end and err.code() == KafkaError._PARTITION_EOF:
+                        return found
                     continue
                 offset = msg.offset()
                 if offset is None:

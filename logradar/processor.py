@@ -157,6 +157,17 @@ class _Owned:
                 self.pipeline(topic, partition)
                 self.last_seen.setdefault(tp, now)
 
+    def quiet(self, quiet_s: float) -> list[tuple[str, int, int]]:
+        """(topic, partition, offset in state) of partitions without a record for ``quiet_s``."""
+        now = self.clock()
+        found = []
+        for tp, seen in self.last_seen.items():
+            pipe = self.pipelines.get(tp)
+            if pipe is not None and pipe.offset >= 0 and now - seen >= quiet_s:
+                topic, _, partition = tp.rpartition(":")
+                found.append((topic, int(partition), pipe.offset))
+        return found
+
     def forget(self, tps: Iterable[tuple[str, int]]) -> None:
         """Drop in-memory pipelines of partitions this worker no longer owns."""
         for topic, partition in tps:

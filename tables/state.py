@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -19,7 +19,14 @@ import faust
 from faust.types import TP
 
 from logradar.kafka import read_range
-from logradar.processor import BatchResult, CorrelationProcessor, Processor, RawRecord, tp_name
+from logradar.processor import (
+    BatchResult,
+    CorrelationProcessor,
+    Hole,
+    Processor,
+    RawRecord,
+    tp_name,
+)
 from logradar.rules import load_rules
 from streams.app import app, metrics, settings
 
@@ -148,6 +155,13 @@ async def complete(
         forget_prefetched()
     if not holes:
         return batch
+    extra = await read_back(holes, "the consumer skipped")
+    return sorted([*batch, *extra], key=lambda r: (r.topic, r.partition, r.offset))
+
+
+async def read_back(holes: Iterable[Hole], why: str, to_end: bool = False) -> list[RawRecord]:
+    """The records at these offsets, read from the broker in worker threads."""
+    holes = list(holes)
     loop = asyncio.get_running_loop()
     reads = [
         loop.run_in_executor(
@@ -160,6 +174,7 @@ async def complete(
                 h.start,
                 h.end,
                 conf=settings.kafka_config(),
+                to_end=to_end,
             ),
         )
         for h in holes
@@ -167,7 +182,8 @@ async def complete(
     extra: list[RawRecord] = []
     for hole, found in zip(holes, await asyncio.gather(*reads), strict=True):
         log.warning(
-            "the consumer skipped %s[%d] offsets %d..%d; read %d record(s) back from the broker",
+            "%s %s[%d] offsets %d..%d; read %d record(s) back from the broker",
+            why,
             hole.topic,
             hole.partition,
             hole.start,
@@ -176,7 +192,32 @@ async def complete(
         )
         extra.extend(RawRecord(hole.topic, hole.partition, *f) for f in found)
     metrics.offsets_read_back.inc(len(extra))
-    return sorted([*batch, *extra], key=lambda r: (r.topic, r.partition, r.offset))
+    return extra
+
+
+async def unread_tails(
+    owner: Processor | CorrelationProcessor,
+    highwater: Callable[[str, int], int | None],
+    quiet_s: float,
+) -> list[RawRecord]:
+    """Records past the state of partitions quiet for ``quiet_s`` that the consumer never gave.
+
+    A hole at the very end of a partition has no later record to reveal it
+    (``complete``): the partition just goes quiet with records left, as the
+    consumer's high watermark shows. Up to a batch of them is read back per call.
+    A partition merely starved while a backlog is read unevenly is read back too;
+    the consumer's copies of those records are then skipped as replays.
+    """
+    holes = []
+    for topic, partition, offset in owner.quiet(quiet_s):
+        end = highwater(topic, partition)
+        if end is not None and offset + 1 < end:
+            holes.append(
+                Hole(topic, partition, offset + 1, min(end, offset + 1 + settings.batch_size))
+            )
+    if not holes:
+        return []
+    return await read_back(holes, f"no record for {quiet_s:.0f}s from", to_end=True)
 
 
 def _items_for(partition: int) -> Iterable[tuple[str, Any]]:

@@ -28,6 +28,9 @@ def test_read_range_returns_exactly_the_offsets_asked_for(broker: Any, unique: s
     assert all(f.timestamp is not None and f.timestamp > 1.7e9 for f in got)
     # the last record of the partition as the end: everything before it
     assert [f.offset for f in read_range(broker.bootstrap, topic, 1, 27, 29)] == [27, 28]
+    # to the end of the partition (an end from a fetch response, no record there)
+    tail = read_range(broker.bootstrap, topic, 1, 27, 30, timeout=30, to_end=True)
+    assert [f.offset for f in tail] == [27, 28, 29]
 
 
 def test_read_range_gives_up_with_a_clear_error_when_the_range_cannot_be_read() -> None:

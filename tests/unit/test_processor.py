@@ -181,3 +181,19 @@ def metric(proc: Processor, name: str) -> float:
     value = proc.metrics.offset_gaps._value.get()  # type: ignore[attr-defined]
     assert name == "logradar_offset_gaps_total"
     return float(value)
+
+
+def test_quiet_partitions_are_those_without_a_record_for_a_while() -> None:
+    wall = [START + 86400.0]
+    proc = Processor(
+        Settings(),
+        Metrics.create(CollectorRegistry(), 500),
+        state_items=lambda _p: [],
+        clock=lambda: wall[0],
+    )
+    proc.process([rec(0), rec(1), rec(5, partition=1)])
+    wall[0] += 20
+    proc.process([rec(6, partition=1)])
+    wall[0] += 15
+    assert proc.quiet(30) == [("logs", 0, 1)]
+    assert sorted(proc.quiet(10)) == [("logs", 0, 1), ("logs", 1, 6)]
