@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(10, gt=0, description="Kafka consumer session timeout.")
     batch_size: int = Field(2000, gt=0, description="Records per processing batch.")
     batch_within_s: float = Field(0.1, gt=0, description="Longest wait to fill a batch, seconds.")
+    fetch_max_wait_ms: int = Field(
+        200,
+        gt=0,
+        le=60_000,
+        description="Longest a fetch may wait for new records at the broker, milliseconds.",
+    )
     topic_partitions: int = Field(4, gt=0, description="Partitions of topics logradar creates.")
     max_record_bytes: int = Field(
         1_048_576, gt=0, description="Larger record values are dead-lettered (too_large)."

@@ -7,6 +7,7 @@ Every Faust setting comes from :class:`logradar.settings.Settings`, so the
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
@@ -70,7 +71,29 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger_ms=5,
         table_standby_replicas=0,
     )
+    set_fetch_max_wait(app, settings.fetch_max_wait_ms)
     return app
+
+
+def set_fetch_max_wait(app: faust.App, ms: int) -> None:
+    """Let the worker's consumer wait at most ``ms`` for new records per fetch.
+
+    Faust creates aiokafka's consumer with ``fetch_max_wait_ms=1500`` and no
+    setting to change it. Apache Kafka answers a fetch as soon as a record
+    arrives, so there it only sets how often an idle consumer asks again; the
+    embedded broker holds every fetch that long, records or not
+    (tests/integration/test_broker_quirks.py), which made alerts ~1.3 s late.
+    The consumer reads the value when it starts, after it is created here.
+    """
+    thread = app.consumer._thread  # type: ignore[attr-defined]
+    create = thread._create_worker_consumer
+
+    def create_worker_consumer(transport: Any) -> Any:
+        consumer = create(transport)
+        consumer._fetch_max_wait_ms = ms
+        return consumer
+
+    thread._create_worker_consumer = create_worker_consumer
 
 
 settings = get_settings()

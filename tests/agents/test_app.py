@@ -53,3 +53,19 @@ def test_sasl_settings_become_fausts_broker_credentials(tmp_path: Path) -> None:
     )
     assert "s3cret" not in repr(creds)
     assert create_app(Settings(data_dir=tmp_path)).conf.broker_credentials is None
+
+
+def test_the_consumer_waits_at_most_fetch_max_wait_ms_per_fetch(tmp_path: Path) -> None:
+    import asyncio
+
+    from streams.app import create_app
+
+    app = create_app(Settings(app_id="fetch", data_dir=tmp_path, fetch_max_wait_ms=123))
+
+    async def created() -> int:
+        thread = app.consumer._thread  # type: ignore[attr-defined]
+        consumer = thread._create_worker_consumer(app.transport)
+        # aiokafka hands this to its fetcher when the consumer starts
+        return int(consumer._fetch_max_wait_ms)
+
+    assert asyncio.run(created()) == 123  # Faust alone would ask for 1500

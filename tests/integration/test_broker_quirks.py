@@ -80,3 +80,52 @@ def test_fetch_responses_carry_the_true_high_watermark(broker: Any, unique: str)
     fetched, listed = asyncio.run(read())
     assert fetched == 15  # as Apache Kafka
     assert listed == 11, f"Tansu fixed ListOffsets? got {listed}"  # Kafka: 15
+
+
+def test_a_fetch_is_held_for_its_max_wait_even_when_records_arrive(
+    broker: Any, unique: str
+) -> None:
+    """Apache Kafka answers a fetch (min bytes 1) as soon as a record arrives; Tansu does not.
+
+    Faust's consumer asks with ``fetch_max_wait_ms=1500``, so on Tansu records
+    reached a worker in 1.5 s steps and alerts came ~1.3 s late; logradar sets
+    LOGRADAR_FETCH_MAX_WAIT_MS (200 ms) instead (streams/app.py).
+    """
+    import asyncio
+    import time
+
+    from aiokafka import AIOKafkaConsumer
+
+    topic = f"fw-{unique}"
+    ensure_topics(broker.bootstrap, [topic], 1)
+    producer = make_producer(broker.bootstrap, **{"linger.ms": 0})
+
+    async def delay(wait_ms: int) -> float:
+        """From producing one record to the consumer, which is already waiting in a fetch."""
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=broker.bootstrap,
+            group_id=None,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=wait_ms,
+        )
+        await consumer.start()
+        try:
+            await consumer.getmany(timeout_ms=200)  # assigned and fetching
+            slowest = 0.0
+            for _ in range(4):
+                await asyncio.sleep(0.05)  # a fetch is in flight
+                started = time.perf_counter()
+                producer.produce(topic, b"x", partition=0)
+                producer.flush()
+                while not any((await consumer.getmany(timeout_ms=5000)).values()):
+                    pass
+                slowest = max(slowest, time.perf_counter() - started)
+            return slowest
+        finally:
+            await consumer.stop()
+
+    held = asyncio.run(delay(3000))
+    short = asyncio.run(delay(100))
+    assert short < 0.5
+    assert held > 1.0, f"Tansu now answers fetches early? slowest delay {held:.2f}s"  # Kafka: ms
