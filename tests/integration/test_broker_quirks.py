@@ -129,3 +129,62 @@ def test_a_fetch_is_held_for_its_max_wait_even_when_records_arrive(
     short = asyncio.run(delay(100))
     assert short < 0.5
     assert held > 1.0, f"Tansu now answers fetches early? slowest delay {held:.2f}s"  # Kafka: ms
+
+
+def _join_and_leave(bootstrap: str, topic: str, group: str, patch: bool) -> tuple[int, float]:
+    """One member joins and stops cleanly; returns its generation and how long a second
+    member then takes to be assigned partitions."""
+    import asyncio
+    import time
+
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.app import leave_group_at_generation_zero
+
+    async def member() -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            enable_auto_commit=False,
+        )
+        if patch:
+            leave_group_at_generation_zero(consumer)
+        await consumer.start()
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=200)
+        return consumer
+
+    async def run() -> tuple[int, float]:
+        first = await member()
+        generation = first._coordinator.generation
+        await first.stop()
+        started = time.perf_counter()
+        second = await member()
+        took = time.perf_counter() - started
+        await second.stop()
+        return generation, took
+
+    return asyncio.run(run())
+
+
+def test_generations_start_at_zero_so_aiokafka_does_not_leave_the_group(
+    broker: Any, unique: str
+) -> None:
+    """Apache Kafka's first generation is 1; aiokafka sends LeaveGroup only above 0.
+
+    So on Tansu a cleanly stopped first-generation member stays in the group
+    until its session times out, and its successor waits that long to join
+    (a worker restart took ~28 s). streams/app.py::leave_group_at_generation_zero
+    makes the worker leave anyway.
+    """
+    topic = f"lg-{unique}"
+    ensure_topics(broker.bootstrap, [topic], 2)
+    generation, waited = _join_and_leave(broker.bootstrap, topic, f"lg-a-{unique}", patch=False)
+    assert generation == 0, f"Tansu now starts generations at {generation}?"
+    assert waited > 10.0, f"the successor joined in {waited:.1f}s: Tansu dropped the member?"
+    generation, waited = _join_and_leave(broker.bootstrap, topic, f"lg-b-{unique}", patch=True)
+    assert generation == 0
+    assert waited < 9.0, f"the successor still waited {waited:.1f}s"
