@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from agents.outputs import send
-from logradar.processor import RawRecord
 from streams.app import app, settings
 from streams.topics import correlate
-from tables.state import complete, correlation, finish, persist, step
+from tables.state import complete, correlation, finish, persist, records_of, step
 
 
 @app.agent(correlate)
@@ -19,10 +18,6 @@ async def correlate_events(stream: Any) -> None:
 
 async def handle(events: list[Any]) -> None:
     async with step:
-        batch = [
-            RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-            for m in (e.message for e in events)
-        ]
-        result = correlation.process(await complete(correlation, batch))
+        result = correlation.process(await complete(correlation, records_of(events)))
         await send(result)
         await persist(result)

@@ -80,13 +80,10 @@ async def adopt_assigned() -> None:
 async def flush_idle() -> None:
     async with step:
         await adopt_assigned()
-        for owner, agent_step in (
-            (processor, processor.process),
-            (correlation, correlation.process),
-        ):
+        for owner in (processor, correlation):
             tail = await unread_tails(owner, highwater, TAIL_QUIET_S)
             if tail:
-                result = agent_step(tail)
+                result = owner.process(tail)
                 await send(result)
                 await persist(result)
         result = processor.flush_idle(caught_up=caught_up)

@@ -6,10 +6,9 @@ import time
 from typing import Any
 
 from agents.outputs import send
-from logradar.processor import RawRecord
 from streams.app import app, metrics, settings
 from streams.topics import raw_logs
-from tables.state import complete, finish, persist, processor, step
+from tables.state import complete, finish, persist, processor, records_of, step
 
 
 @app.agent(raw_logs)
@@ -21,11 +20,7 @@ async def ingest(stream: Any) -> None:
 async def handle(events: list[Any]) -> None:
     async with step:
         started = time.perf_counter()
-        batch = [
-            RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
-            for m in (e.message for e in events)
-        ]
-        result = processor.process(await complete(processor, batch))
+        result = processor.process(await complete(processor, records_of(events)))
         await send(result)
         await persist(result)
         metrics.batch_seconds.observe(time.perf_counter() - started)

@@ -9,15 +9,10 @@ persisted records are returned with the changelog partition they belong on
 
 from __future__ import annotations
 
-import math
 import time
-from bisect import bisect_left
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from prometheus_client import Histogram
 
 from logradar.alerts import Alert
 from logradar.correlation import (
@@ -29,7 +24,7 @@ from logradar.correlation import (
     encode_tick,
 )
 from logradar.detectors.config import DetectorConfigs
-from logradar.metrics import Metrics
+from logradar.metrics import Metrics, observe_all
 from logradar.model import DeadLetter, DeadReason, LogEvent, dead_letter_record
 from logradar.parsing import parse
 from logradar.parsing.batched import parse_batch
@@ -74,31 +69,6 @@ class BatchResult:
 
 def tp_name(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
-
-
-def observe_all(histogram: Histogram, amounts: list[float]) -> None:
-    """``histogram.observe(a)`` for each of ``amounts``, touching each bucket and the sum once.
-
-    observe() takes ~0.65 us (two locks and a scan of the buckets); once per counted
-    event, that was most of the per-event metrics cost. This does the same through the
-    internals observe() itself uses (``_upper_bounds``, ``_buckets``, ``_sum``; an
-    unlabelled histogram, no exemplars), checked against observe() by the unit tests.
-    The sum is added once, so it may differ from adding one by one in the last bits.
-    Amounts that are not all finite (never event lags) go one by one, so that NaN
-    stays out of every bucket as observe() keeps it.
-    """
-    if not amounts:
-        return
-    total = sum(amounts)
-    if not math.isfinite(total):
-        for amount in amounts:
-            histogram.observe(amount)
-        return
-    bounds = histogram._upper_bounds  # ascending, the last one +Inf
-    buckets = histogram._buckets
-    for index, count in Counter(bisect_left(bounds, a) for a in amounts).items():
-        buckets[index].inc(count)  # the first bucket with amount <= bound, as observe()
-    histogram._sum.inc(total)
 
 
 class Hole(NamedTuple):

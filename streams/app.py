@@ -71,12 +71,13 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger_ms=5,
         table_standby_replicas=0,
     )
-    set_fetch_max_wait(app, settings.fetch_max_wait_ms)
+    tune_worker_consumer(app, settings.fetch_max_wait_ms)
     return app
 
 
-def set_fetch_max_wait(app: faust.App, ms: int) -> None:
-    """Let the worker's consumer wait at most ``ms`` for new records per fetch.
+def tune_worker_consumer(app: faust.App, ms: int) -> None:
+    """Let the worker's consumer wait at most ``ms`` for new records per fetch, and
+    leave its group on stop in generation 0 too (``leave_group_at_generation_zero``).
 
     Faust creates aiokafka's consumer with ``fetch_max_wait_ms=1500`` and no
     setting to change it. Apache Kafka answers a fetch as soon as a record

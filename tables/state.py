@@ -136,6 +136,14 @@ def forget_prefetched() -> None:
     _prefetched.clear()
 
 
+def records_of(events: Iterable[Any]) -> list[RawRecord]:
+    """The Kafka records of a batch of Faust events, as the processors take them."""
+    return [
+        RawRecord(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+        for m in (e.message for e in events)
+    ]
+
+
 async def complete(
     owner: Processor | CorrelationProcessor, batch: list[RawRecord]
 ) -> list[RawRecord]:
@@ -146,7 +154,8 @@ async def complete(
     offsets are read from the broker in worker threads. Pipelines not built yet
     are restored first, from changelogs read in threads too.
     """
-    new = {r.partition for r in batch if tp_name(r.topic, r.partition) not in owner.pipelines}
+    seen = {(r.topic, r.partition) for r in batch}
+    new = {p for t, p in seen if tp_name(t, p) not in owner.pipelines}
     if new:
         await prefetch(new)
     try:

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from logradar.metrics import LAG_BUCKETS, Metrics
-from logradar.processor import Processor, RawRecord, observe_all
+from logradar.metrics import LAG_BUCKETS, Metrics, observe_all
+from logradar.processor import Processor, RawRecord
 from logradar.settings import Settings
 
 START = 28_333_333 * 60
