@@ -119,7 +119,7 @@ def leave_group_at_generation_zero(consumer: Any) -> None:
 
         async def maybe_leave_group() -> None:
             if coordinator.generation == 0 and coordinator.member_id:
-                coordinator.generation = 1  # so aiokafka sends it; reset right after
+                coordinator.generation = 1  # so aiokafka sends it; its reset_generation() follows
             await leave()
 
         coordinator._maybe_leave_group = maybe_leave_group
