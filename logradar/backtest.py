@@ -133,10 +133,17 @@ class _Feeder:
         self.processor = Processor(
             settings, metrics, state_items=lambda _partition: [], clock=clock, rules=rules
         )
+        self.partitions = n = settings.topic_partitions
+        topic = settings.input_topics[0]
+        # every source partition reports, even one no line is keyed to (its idle tick at the end)
+        self.processor.adopt((topic, p) for p in range(n))
         self.correlation = CorrelationProcessor(
-            self.processor.rules, metrics, state_items=lambda _partition: [], clock=clock
+            self.processor.rules,
+            metrics,
+            state_items=lambda _partition: [],
+            clock=clock,
+            inputs=(topic,),
         )
-        self.partitions = settings.topic_partitions
         self.batch_size = settings.batch_size
         self.topic = f"{settings.app_id}-correlate"
         self.offsets = [0] * self.partitions
@@ -186,7 +193,10 @@ class _Feeder:
 
     def close(self) -> None:
         """What an idle worker does: close every window, then advance correlation to now."""
-        self._collect(self.processor.flush_idle(0))
+        result = self.processor.flush_idle(0)
+        self._collect(result)
+        if result.ticks:
+            self._correlate(result)
         self._collect(self.correlation.advance_idle(0))
         self.out.dead_letters = dict(sorted(self.dead.items()))
 

@@ -14,9 +14,10 @@ feeds the rules of its own key.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,7 +28,7 @@ from logradar.model import Level, LogEvent
 from logradar.rules import Rules
 
 SEP = "\x1f"
-META, PATTERNS, SESSIONS = "m", "p", "s"
+META, PATTERNS, SESSIONS, HELD = "m", "p", "s", "q"
 
 
 class Router:
@@ -65,25 +66,42 @@ class Router:
 TICK = b"\x00tick\n"
 
 
-def encode_tick(source: str, ts: float | None) -> bytes:
+class Tick(NamedTuple):
+    source: str  # the source partition, ``topic:partition``
+    ts: float | None  # no forwarded event of ``source`` will be older (None: not known)
+    partitions: int | None = None  # how many partitions the source's topic has (None: unknown)
+    idle: bool = False  # the source went idle: it stops holding time back
+
+
+def encode_tick(
+    source: str, ts: float | None, partitions: int | None = None, idle: bool = False
+) -> bytes:
     """A time marker sent to every correlation partition: ``source`` has reached ``ts``.
 
-    Patterns with an absent step and sessions end when *time* passes, but a
-    correlation partition only sees the few events routed to it. Every source
-    partition reports its progress (newest event time less the grace), and a
-    correlation partition's time is the *slowest* source's, so a deadline
-    never passes before a slower partition had the chance to deliver the
-    event that cancels it. ``ts`` None: the source went idle and stops
-    holding time back.
+    Patterns with an absent step and sessions end when *time* passes, and a
+    pattern's steps must be seen in event-time order, but a correlation
+    partition gets events from many source partitions, interleaved however
+    the consumers happened to read them. Every source partition reports its
+    progress: the time before which it will forward nothing more (its late
+    horizon). A correlation partition holds the events it gets until every
+    source of every input topic has passed them (``partitions`` says how many
+    sources a topic has), then feeds them in time order, so the result never
+    depends on which partition was read first. An ``idle`` source has read
+    all there is and stops holding time back.
     """
-    return TICK + source.encode() + b"\n" + (b"" if ts is None else repr(float(ts)).encode())
+    ts_text = b"" if ts is None else repr(float(ts)).encode()
+    n_text = b"" if partitions is None else str(int(partitions)).encode()
+    return b"\n".join((TICK + source.encode(), ts_text, n_text, b"idle" if idle else b""))
 
 
-def decode_tick(value: bytes) -> tuple[str, float | None] | None:
+def decode_tick(value: bytes) -> Tick | None:
     if not value.startswith(TICK):
         return None
-    source, _, ts = value[len(TICK) :].partition(b"\n")
-    return source.decode(), (float(ts) if ts else None)
+    source, ts, n, idle = (value[len(TICK) :].split(b"\n") + [b"", b"", b""])[:4]
+    # an older version's tick: no partition count, and idle is a tick without a time
+    return Tick(
+        source.decode(), float(ts) if ts else None, int(n) if n else None, idle == b"idle" or not ts
+    )
 
 
 def encode_event(event: LogEvent) -> bytes:
@@ -121,9 +139,16 @@ class CorrelationResult:
 
 
 class CorrelationPipeline:
-    """Pattern engines and session trackers of one partition of the correlation topic."""
+    """Pattern engines and session trackers of one partition of the correlation topic.
 
-    def __init__(self, tp: str, rules: Rules) -> None:
+    Forwarded events are *held* until every source partition has passed them
+    (:attr:`now`), then fed to the engines in event-time order: events of one
+    order or user come from several source partitions, and which of those a
+    consumer reads first is chance. Held events are state, persisted like the
+    engines', so a crash loses none.
+    """
+
+    def __init__(self, tp: str, rules: Rules, inputs: Iterable[str] = ()) -> None:
         self.tp = tp
         router = Router(rules)
         self.engines = router.engines
@@ -138,21 +163,33 @@ class CorrelationPipeline:
             )
             for s in rules.sessions
         }
+        self.inputs = tuple(inputs)  # topics whose every partition must report before time moves
         self.watermark: float | None = None
         self.sources: dict[str, float] = {}  # active source partition -> the time it reached
         self.idle: dict[str, float] = {}  # idle source partition -> the time it had reached
+        self.topic_partitions: dict[str, int] = {}  # source topic -> its partition count
         self.offset = -1
+        # held events: (time, forwarded record, its offset here, route, event)
+        self.held: list[tuple[float, bytes, int, str, LogEvent]] = []
+        self._held_dirty: dict[str, dict[str, Any] | None] = {}
+        self._complete = not self.inputs
         self._dirty_meta = False
 
     def is_replay(self, offset: int) -> bool:
         return 0 <= offset <= self.offset
 
-    def process(self, route: str, event: LogEvent, offset: int, out: CorrelationResult) -> None:
+    def hold(self, route: str, event: LogEvent, offset: int, raw: bytes = b"") -> None:
+        """Hold a forwarded event until time passes it (:meth:`advance` feeds it on)."""
         if offset > self.offset:
             self.offset = offset
             self._dirty_meta = True
         if self.watermark is None or event.ts > self.watermark:
             self.watermark = event.ts
+        raw = raw or route.encode() + b"\n" + encode_event(event)
+        heapq.heappush(self.held, (event.ts, raw, offset, route, event))
+        self._held_dirty[str(offset)] = {"r": raw.decode()}
+
+    def _feed(self, route: str, event: LogEvent, out: CorrelationResult) -> None:
         engine = self.engines.get(route)
         if engine is not None and engine.interested(event):
             out.alerts.extend(engine.on_event(event))
@@ -162,36 +199,63 @@ class CorrelationPipeline:
             out.sessions.extend(records)
             out.alerts.extend(alerts)
 
-    def tick(self, source: str, ts: float | None, offset: int) -> None:
-        """Source partition ``source`` has progressed to ``ts`` (None: it went idle)."""
+    def tick(self, tick: Tick, offset: int) -> None:
+        """A source partition progressed to ``tick.ts``, or went idle."""
         if offset > self.offset:
             self.offset = offset
         self._dirty_meta = True
-        if ts is None:
-            if source in self.sources:
-                self.idle[source] = self.sources.pop(source)
-        elif ts > self.sources.get(source, float("-inf")):
-            self.sources[source] = ts
-            self.idle.pop(source, None)
+        source, ts = tick.source, tick.ts
+        if tick.partitions is not None:
+            topic = source.rpartition(":")[0]
+            if self.topic_partitions.get(topic) != tick.partitions:
+                self.topic_partitions[topic] = tick.partitions
+                self._complete = False
+        if source not in self.sources and source not in self.idle:
+            self._complete = False
+        reached = float("-inf") if ts is None else ts
+        if tick.idle:
+            before = self.sources.pop(source, float("-inf"))
+            self.idle[source] = max(reached, before, self.idle.get(source, float("-inf")))
+        elif source in self.idle or reached > self.sources.get(source, float("-inf")):
+            self.sources[source] = max(reached, self.idle.pop(source, float("-inf")))
+
+    def missing(self) -> list[str]:
+        """Source partitions (or whole input topics) that have not reported yet."""
+        known = self.sources.keys() | self.idle.keys()
+        gone = [t for t in self.inputs if t not in self.topic_partitions]
+        for topic, n in self.topic_partitions.items():
+            gone.extend(f"{topic}:{p}" for p in range(n) if f"{topic}:{p}" not in known)
+        return gone
 
     @property
     def now(self) -> float | None:
-        """Time as far as every active source has got.
+        """Time as far as every source partition has got (None: not every one reported yet).
 
-        When every source is idle, the furthest any of them got; without any
-        tick, the newest forwarded event.
+        Active sources hold time back, the slowest first; when every source is
+        idle, the furthest any of them got.
         """
+        if not self._complete:
+            if self.missing():
+                return None
+            self._complete = True
         if self.sources:
             return min(self.sources.values())
         if self.idle:
-            return max(self.idle.values())
-        return self.watermark
+            reached = max(self.idle.values())
+            return None if reached == float("-inf") else reached
+        return None
 
     def advance(self, now: float | None, out: CorrelationResult) -> None:
-        """Time moved on to ``now`` (the watermark by default): deadlines and timeouts fire."""
+        """Time moved on to ``now`` (:attr:`now` by default): held events older than it
+        are fed in time order, then deadlines and timeouts up to it fire."""
         now = self.now if now is None else now
         if now is None:
             return
+        held = self.held
+        while held and held[0][0] < now:
+            _ts, _raw, offset, route, event = heapq.heappop(held)
+            self._held_dirty[str(offset)] = None
+            self._feed(route, event, out)
         for engine in self.engines.values():
             out.alerts.extend(engine.advance(now))
         for tracker in self.trackers.values():
@@ -200,14 +264,29 @@ class CorrelationPipeline:
             out.alerts.extend(alerts)
 
     def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """State records to persist: the engines', then held events, then the meta record.
+
+        The meta record (the offset read up to) goes last, so a crash part-way
+        through the writes leaves it behind what was written: the batch is read
+        again, never skipped.
+        """
         tp = self.tp
         out: list[tuple[str, dict[str, Any] | None]] = []
         for route, engine in self.engines.items():
             out.extend((SEP.join((tp, PATTERNS, route, k)), v) for k, v in engine.take_dirty())
         for route, tracker in self.trackers.items():
             out.extend((SEP.join((tp, SESSIONS, route, k)), v) for k, v in tracker.take_dirty())
+        if self._held_dirty:
+            out.extend((SEP.join((tp, HELD, k)), v) for k, v in self._held_dirty.items())
+            self._held_dirty = {}
         if out or self._dirty_meta:
-            meta = {"wm": self.watermark, "o": self.offset, "src": self.sources, "idle": self.idle}
+            meta = {
+                "wm": self.watermark,
+                "o": self.offset,
+                "src": self.sources,
+                "idle": {k: (None if v == float("-inf") else v) for k, v in self.idle.items()},
+                "n": self.topic_partitions,
+            }
             out.append((SEP.join((tp, META)), meta))
             self._dirty_meta = False
         return out
@@ -223,8 +302,17 @@ class CorrelationPipeline:
                 self.watermark = value.get("wm")
                 self.offset = int(value.get("o", -1))
                 self.sources = {str(k): float(v) for k, v in (value.get("src") or {}).items()}
-                self.idle = {str(k): float(v) for k, v in (value.get("idle") or {}).items()}
+                self.idle = {
+                    str(k): float("-inf") if v is None else float(v)
+                    for k, v in (value.get("idle") or {}).items()
+                }
+                self.topic_partitions = {str(k): int(v) for k, v in (value.get("n") or {}).items()}
+                self._complete = False
             elif kind == PATTERNS and route in self.engines:
                 self.engines[route].restore(sub, value)
             elif kind == SESSIONS and route in self.trackers:
                 self.trackers[route].restore(sub, value)
+            elif kind == HELD:
+                raw = str(value["r"]).encode()
+                held_route, event = decode_forwarded(raw)
+                heapq.heappush(self.held, (event.ts, raw, int(route), held_route, event))

@@ -378,6 +378,8 @@ def correlation_status(correlation: CorrelationProcessor) -> dict[str, Any]:
             "watermark": pipe.watermark,
             "now": pipe.now,
             "offset": pipe.offset,
+            "held": len(pipe.held),  # forwarded events waiting for every source to pass them
+            "waiting_for": pipe.missing()[:8],  # sources that have not reported yet
             "partials": partials,
             "patterns": dict(sorted(patterns.items())),
             "cooldown": cooling,
@@ -638,7 +640,8 @@ footer a { color: var(--muted); }
     <section id="corr-section"><h2>Correlation <small>pattern matches and sessions in
       progress</small></h2>
       <table id="correlation"><thead><tr><th>partition</th><th>time (UTC)</th>
-        <th class="num">partial matches</th><th class="num">sessions</th></tr></thead>
+        <th class="num">held</th><th class="num">partial matches</th>
+        <th class="num">sessions</th></tr></thead>
         <tbody></tbody></table></section>
     <section><h2>Last alert</h2><div id="last-alert" data-id=""></div></section>
   </div>
@@ -968,7 +971,7 @@ function renderCorrelation(doc) {
   body.replaceChildren();
   const tps = Object.keys(c.partitions);
   if (!tps.length) {
-    body.append(el("tr", {}, el("td", {colspan: 4, class: "none"},
+    body.append(el("tr", {}, el("td", {colspan: 5, class: "none"},
       c.assigned.length ? "Nothing routed here yet." :
         "No pattern or session rules on this worker.")));
   }
@@ -977,7 +980,10 @@ function renderCorrelation(doc) {
     const names = Object.entries(p.patterns).map(([k, v]) => k + " " + v).join(", ");
     body.append(el("tr", {"data-tp": tp},
       el("td", {class: "mono"}, tp),
-      el("td", {class: "mono"}, utc(p.now)),
+      el("td", {class: "mono"}, p.now == null && p.waiting_for.length ?
+        "waiting for " + p.waiting_for.join(", ") : utc(p.now)),
+      el("td", {class: "num", title: "forwarded events held until every source passes them"},
+        fmt(p.held)),
       el("td", {class: "num", title: names}, fmt(p.partials)),
       el("td", {class: "num"}, fmt(p.sessions))));
   }

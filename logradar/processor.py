@@ -166,6 +166,12 @@ class Processor(_Owned):
         self.detectors = DetectorConfigs(self.rules)
         self.router = Router(self.rules)
         self._ticked: dict[str, float] = {}
+        self._idle_told: set[str] = set()  # source partitions whose idle tick went out
+        # how many partitions a source topic has: `logradar worker` refuses to start on input
+        # topics whose count differs from TOPIC_PARTITIONS (logradar/kafka.py)
+        self.source_partitions: Callable[[str], int | None] = lambda _topic: (
+            settings.topic_partitions
+        )
         self._silence_at: float | None = None
         self.state_items = state_items
         self.clock = clock
@@ -318,6 +324,7 @@ class Processor(_Owned):
         for tp, pipe in touched.items():
             self.last_seen[tp] = now
             result.add_closed(pipe.close_due())
+        self._idle_told.difference_update(touched)
         if route is not None:
             self._tick(result)
         self._check_silence(self._event_now(), result, touched)
@@ -369,30 +376,55 @@ class Processor(_Owned):
     def _tick(self, result: BatchResult, idle: Iterable[str] = ()) -> None:
         """Tell every correlation partition how far each source partition has got.
 
-        A source reports at most once per second of its event time; an idle one
-        reports that it stopped, so it no longer holds the correlation time back.
+        A source reports its late horizon (no event older than it will be
+        counted, so none will be forwarded), at most once per second of event
+        time; an idle one reports that it stopped, so it no longer holds the
+        correlation time back. Each tick names its topic's partition count, so a
+        correlation partition knows which sources have not reported yet.
         """
         partitions = range(self.settings.topic_partitions)
+        told = self._idle_told
         for tp, pipe in self.pipelines.items():
-            wm = pipe.windows.watermark
-            if wm is None:
+            reached = pipe.windows.horizon
+            if reached == float("-inf") or tp in told:
                 continue
-            reached = wm - self.settings.grace_s
             last = self._ticked.get(tp)
             if last is not None and reached < last + 1.0:
                 continue
             self._ticked[tp] = reached
-            tick = encode_tick(tp, reached)
+            tick = encode_tick(tp, reached, self._topic_partitions(tp))
             result.ticks.extend((p, tick) for p in partitions)
         for tp in idle:
             self._ticked.pop(tp, None)
-            tick = encode_tick(tp, None)
+            told.add(tp)
+            pipe = self.pipelines[tp]
+            horizon = pipe.windows.horizon  # after its idle flush: past all it counted
+            at = None if horizon == float("-inf") else horizon
+            tick = encode_tick(tp, at, self._topic_partitions(tp), idle=True)
             result.ticks.extend((p, tick) for p in partitions)
+
+    def forget(self, tps: Iterable[tuple[str, int]]) -> None:
+        tps = list(tps)
+        super().forget(tps)
+        for topic, partition in tps:
+            tp = tp_name(topic, partition)
+            self._ticked.pop(tp, None)
+            self._idle_told.discard(tp)
+
+    def _topic_partitions(self, tp: str) -> int | None:
+        try:
+            return self.source_partitions(tp.rpartition(":")[0])
+        except Exception:  # noqa: BLE001 - not known (yet): the next tick names it
+            return None
 
     def flush_idle(
         self, idle_s: float | None = None, caught_up: Callable[[str, int], bool] | None = None
     ) -> BatchResult:
         """Close every open window of partitions that saw no record for ``idle_s`` wall seconds.
+
+        Each such partition tells the correlation partitions once that it is
+        idle; a partition that never had a record does so as soon as it is
+        caught up.
 
         ``caught_up(tp, offset)`` says whether a partition has nothing left to
         read after ``offset`` (the consumer's high watermark); a partition that
@@ -403,16 +435,27 @@ class Processor(_Owned):
         now = self.clock()
         result = BatchResult()
         touched: dict[str, PartitionPipeline] = {}
+        idle: list[str] = []
+        told = self._idle_told
         for tp, seen in list(self.last_seen.items()):
             pipe = self.pipelines.get(tp)
-            if pipe is None or now - seen < idle_s or not pipe.windows.keys:
+            if pipe is None:
+                continue
+            empty = not pipe.windows.keys
+            if empty and tp in told:
+                continue
+            # a partition that never had a record holds nothing open: idle once caught up
+            if (pipe.offset >= 0 or not empty) and now - seen < idle_s:
                 continue
             if caught_up is not None and not caught_up(tp, pipe.offset):
                 continue
-            result.add_closed(pipe.close_all())
-            touched[tp] = pipe
-        if touched and self.router.active:
-            self._tick(result, idle=touched)
+            if pipe.windows.keys:
+                result.add_closed(pipe.close_all())
+                touched[tp] = pipe
+            if tp not in told:
+                idle.append(tp)  # even a partition that never had a record must say so
+        if idle and self.router.active:
+            self._tick(result, idle=idle)
         newest = self._event_now()
         all_idle = bool(self.last_seen) and all(now - s >= idle_s for s in self.last_seen.values())
         if all_idle and newest is not None and now - newest <= LIVE_HORIZON_S:
@@ -454,8 +497,10 @@ class CorrelationProcessor(_Owned):
         metrics: Metrics,
         state_items: StateItems,
         clock: Callable[[], float] = time.time,
+        inputs: Sequence[str] = (),
     ) -> None:
         self.rules = rules
+        self.inputs = tuple(inputs)  # the source topics every correlation partition waits for
         self.metrics = metrics
         self.state_items = state_items
         self.clock = clock
@@ -468,7 +513,7 @@ class CorrelationProcessor(_Owned):
         tp = tp_name(topic, partition)
         pipe = self.pipelines.get(tp)
         if pipe is None:
-            pipe = CorrelationPipeline(tp, self.rules)
+            pipe = CorrelationPipeline(tp, self.rules, self.inputs)
             pipe.restore(self.state_items(partition))
             self.pipelines[tp] = pipe
             self.partitions[tp] = partition
@@ -488,7 +533,7 @@ class CorrelationProcessor(_Owned):
                 continue
             tick = decode_tick(rec.value or b"")
             if tick is not None:
-                pipe.tick(tick[0], tick[1], rec.offset)
+                pipe.tick(tick, rec.offset)
                 continue
             try:
                 route, event = decode_forwarded(rec.value or b"")
@@ -501,7 +546,7 @@ class CorrelationProcessor(_Owned):
                 )
                 self.metrics.dead_letters.labels(dead.reason.value).inc()
                 continue
-            pipe.process(route, event, rec.offset, out)
+            pipe.hold(route, event, rec.offset, rec.value or b"")
         for tp, pipe in touched.items():
             self.last_seen[tp] = now
             pipe.advance(None, out)

@@ -239,7 +239,9 @@ def _items_for(partition: int) -> Iterable[tuple[str, Any]]:
 processor = Processor(
     settings, metrics, _items_for, rules=load_rules(settings.rules) if settings.rules else None
 )
-correlation = CorrelationProcessor(processor.rules, metrics, _items_for)
+correlation = CorrelationProcessor(
+    processor.rules, metrics, _items_for, inputs=settings.input_topics
+)
 
 
 # Processing a batch, sending its outputs and persisting its state is one step: the

@@ -141,7 +141,11 @@ def live(broker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
                 doc = None
             if doc is not None:
                 counted = doc["totals"]["events"]
-                if counted == want and doc["last_alert"] is not None:
+                corr = doc["correlation"]["partitions"].values()
+                # correlation time moves once every source partition reported (an empty one
+                # says it is idle on the idle timer, after the replay has been counted)
+                moving = bool(corr) and all(c["now"] is not None for c in corr)
+                if counted == want and doc["last_alert"] is not None and moving:
                     break
             if time.monotonic() > deadline:
                 pytest.fail(f"worker counted {counted} of {want}: {worker.tail()}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from logradar.correlation import Router, decode_tick, encode_event, encode_tick
+from logradar.correlation import Router, Tick, decode_tick, encode_event, encode_tick
 from logradar.metrics import Metrics
 from logradar.model import Level, LogEvent
 from logradar.processor import CorrelationProcessor, RawRecord
@@ -37,8 +37,13 @@ def test_router_forwards_only_events_a_rule_needs_keyed_by_value() -> None:
 
 
 def test_ticks_round_trip_and_idle_markers() -> None:
-    assert decode_tick(encode_tick("logs:3", 12.5)) == ("logs:3", 12.5)
-    assert decode_tick(encode_tick("logs:3", None)) == ("logs:3", None)
+    assert decode_tick(encode_tick("logs:3", 12.5)) == Tick("logs:3", 12.5, None, False)
+    assert decode_tick(encode_tick("logs:3", 12.5, 8)) == Tick("logs:3", 12.5, 8, False)
+    assert decode_tick(encode_tick("logs:3", 30.0, 8, idle=True)) == Tick("logs:3", 30.0, 8, True)
+    assert decode_tick(encode_tick("logs:3", None, 8, idle=True)) == Tick("logs:3", None, 8, True)
+    # a tick of the previous version: "source\nts", idle when it has no time
+    assert decode_tick(b"\x00tick\nlogs:3\n12.5") == Tick("logs:3", 12.5, None, False)
+    assert decode_tick(b"\x00tick\nlogs:3\n") == Tick("logs:3", None, None, True)
     assert decode_tick(b"user\n{}") is None
 
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from logradar.broker import free_port
 from logradar.cli import app as cli
-from logradar.correlation import encode_event
+from logradar.correlation import encode_event, encode_tick
 from logradar.live import (
     OTHER,
     PAGE,
@@ -352,8 +352,12 @@ def test_status_counts_partial_pattern_matches_and_open_sessions() -> None:
             forwarded(1, "u1", "login failed"),
             forwarded(2, "u2", "login failed"),
             forwarded(3, "u3", "hello"),
+            RawRecord("corr", 1, 4, b"", encode_tick("logs:0", START + 2.5, 1), None),
         ]
     )
+    pipe = corr.pipelines["corr:1"]
+    assert len(pipe.held) == 1  # u3's event is not passed yet: held, not yet a session
+    corr.process([RawRecord("corr", 1, 5, b"", encode_tick("logs:0", START + 10, 1), None)])
     proc = make_processor()
     ring = RateRing()
     doc = build_status(
@@ -363,6 +367,7 @@ def test_status_counts_partial_pattern_matches_and_open_sessions() -> None:
     assert c["assigned"] == ["corr:1"]
     assert c["partials"] == 2 and c["sessions"] == 3
     assert c["partitions"]["corr:1"]["patterns"] == {"brute": 2}
+    assert c["partitions"]["corr:1"]["held"] == 0 and c["partitions"]["corr:1"]["waiting_for"] == []
     assert doc["totals"]["partials"] == 2 and doc["totals"]["sessions"] == 3
     assert doc["incidents"] == [] and doc["last_alert"] is None and doc["recent_alerts"] == []
 
