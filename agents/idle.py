@@ -51,6 +51,26 @@ def caught_up(tp: str, offset: int) -> bool:
 TAIL_QUIET_S = max(3 * settings.idle_flush_s, 10.0)
 
 
+def unadopted() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Assigned (source, correlation) partitions without a pipeline yet."""
+    assigned = app.assignor.assigned_actives()
+    inputs = set(settings.input_topics)
+    name = correlate.get_topic_name()
+    sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs]
+    sources = [(t, p) for t, p in sources if tp_name(t, p) not in processor.pipelines]
+    matches = [(tp.topic, tp.partition) for tp in assigned if tp.topic == name]
+    matches = [(t, p) for t, p in matches if tp_name(t, p) not in correlation.pipelines]
+    return sources, matches
+
+
+def settled() -> bool:
+    """Assigned, not rebalancing, and every assigned partition's state restored (/readyz)."""
+    if app.rebalancing or not app.tables.recovery.completed.is_set():
+        return False
+    sources, matches = unadopted()
+    return not sources and not matches
+
+
 async def adopt_assigned() -> None:
     """Build the pipelines of assigned partitions no record has reached yet.
 
@@ -59,13 +79,7 @@ async def adopt_assigned() -> None:
     """
     if app.rebalancing or not app.tables.recovery.completed.is_set():
         return
-    assigned = app.assignor.assigned_actives()
-    inputs = set(settings.input_topics)
-    name = correlate.get_topic_name()
-    sources = [(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs]
-    sources = [(t, p) for t, p in sources if tp_name(t, p) not in processor.pipelines]
-    matches = [(tp.topic, tp.partition) for tp in assigned if tp.topic == name]
-    matches = [(t, p) for t, p in matches if tp_name(t, p) not in correlation.pipelines]
+    sources, matches = unadopted()
     if not sources and not matches:
         return
     await prefetch(p for _t, p in sources + matches)
@@ -74,6 +88,15 @@ async def adopt_assigned() -> None:
         correlation.adopt(matches)
     finally:
         forget_prefetched()
+
+
+@app.timer(interval=0.5)
+async def adopt() -> None:
+    """Restore newly assigned partitions soon after a rebalance: /readyz waits for it."""
+    if app.rebalancing or not app.tables.recovery.completed.is_set() or settled():
+        return
+    async with step:
+        await adopt_assigned()
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))

@@ -14,6 +14,7 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
+from agents.idle import settled
 from logradar.live import PAGE, PAGE_HEADERS, RateRing, build_status, counter_totals
 from streams.app import app, metrics, settings
 from streams.topics import correlate
@@ -54,7 +55,7 @@ class Health(View):
 class Ready(View):
     async def get(self, request: Request) -> Response:
         assigned = _assigned(set(settings.input_topics))
-        ready = bool(assigned) and not app.rebalancing and app.tables.recovery.completed.is_set()
+        ready = bool(assigned) and settled()  # every assigned partition's state restored
         return self.json({"ready": ready, "assigned": assigned}, status=200 if ready else 503)
 
 

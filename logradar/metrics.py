@@ -106,7 +106,7 @@ class Metrics:
             ),
             changelog_tail=counter(
                 "changelog_tail_records",
-                "State records read after Faust's recovery stopped short of a partition's end.",
+                "State records read past the changelog end the broker reported at assignment.",
             ),
             evictions=counter(
                 "evictions",
