@@ -29,6 +29,7 @@ from logradar.processor import (
 )
 from logradar.rules import load_rules
 from streams.app import app, metrics, settings
+from streams.produce import Batch
 
 log = logging.getLogger(__name__)
 
@@ -347,28 +348,26 @@ async def persist(result: BatchResult) -> None:
     flush Faust runs before committing offsets gives up on that buffer after
     0.1 s (``ProducerBuffer.flush_atmost``), so offsets could be committed ahead
     of the state that includes them. Awaiting delivery here, before the batch's
-    events are acknowledged, keeps state ahead of the committed offsets.
+    events are acknowledged, keeps state ahead of the committed offsets. Records
+    go straight to Faust's producer, serialised as the table's changelog topic
+    does (``streams/produce.py`` says why).
     """
+    if not result.state:
+        return
     data = state.data
     changelog = state.changelog_topic
-    pending = []
+    name = changelog.get_topic_name()
+    key_serializer, value_serializer = state.key_serializer, state.value_serializer
+    out = Batch()
     for partition, key, value in result.state:
         if value is None:
             data.pop(key, None)
         else:
             data[key] = value
-        pending.append(
-            await changelog.send(
-                key=key,
-                value=value,
-                partition=partition,
-                key_serializer=state.key_serializer,
-                value_serializer=state.value_serializer,
-                force=True,
-            )
-        )
-    if pending:
-        await asyncio.gather(*pending)
+        raw_key, _ = changelog.prepare_key(key, key_serializer)
+        raw_value, _ = changelog.prepare_value(value, value_serializer)
+        await out.put(name, raw_key, raw_value, partition)
+    await out.wait()
 
 
 @app.on_partitions_revoked.connect
