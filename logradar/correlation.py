@@ -28,6 +28,11 @@ from logradar.model import Level, LogEvent
 from logradar.rules import Rules
 
 SEP = "\x1f"
+# Forwarded events a correlation partition holds at most. Time stands still while a
+# source partition does not report (its worker is gone until the group rebalances);
+# past this many, the oldest are fed on anyway, perhaps out of order, and counted
+# (logradar_evictions_total{kind="held"}), rather than the worker running out of memory.
+HELD_MAX = 100_000
 META, PATTERNS, SESSIONS, HELD = "m", "p", "s", "q"
 
 
@@ -174,6 +179,8 @@ class CorrelationPipeline:
         self._held_dirty: dict[str, dict[str, Any] | None] = {}
         self._complete = not self.inputs
         self._dirty_meta = False
+        self.held_max = HELD_MAX
+        self.evicted = 0  # held events fed before time passed them, because of ``held_max``
 
     def is_replay(self, offset: int) -> bool:
         return 0 <= offset <= self.offset
@@ -248,20 +255,27 @@ class CorrelationPipeline:
     def advance(self, now: float | None, out: CorrelationResult) -> None:
         """Time moved on to ``now`` (:attr:`now` by default): held events older than it
         are fed in time order, then deadlines and timeouts up to it fire."""
+        held = self.held
+        while len(held) > self.held_max:
+            self.evicted += 1
+            self._release(out)
         now = self.now if now is None else now
         if now is None:
             return
-        held = self.held
         while held and held[0][0] < now:
-            _ts, _raw, offset, route, event = heapq.heappop(held)
-            self._held_dirty[str(offset)] = None
-            self._feed(route, event, out)
+            self._release(out)
         for engine in self.engines.values():
             out.alerts.extend(engine.advance(now))
         for tracker in self.trackers.values():
             records, alerts = tracker.advance(now)
             out.sessions.extend(records)
             out.alerts.extend(alerts)
+
+    def _release(self, out: CorrelationResult) -> None:
+        """Feed the oldest held event on."""
+        _ts, _raw, offset, route, event = heapq.heappop(self.held)
+        self._held_dirty[str(offset)] = None
+        self._feed(route, event, out)
 
     def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:
         """State records to persist: the engines', then held events, then the meta record.

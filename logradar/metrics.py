@@ -110,7 +110,8 @@ class Metrics:
             ),
             evictions=counter(
                 "evictions",
-                "Open pattern matches or sessions evicted by their cap (oldest first).",
+                "Open pattern matches or sessions evicted by their cap, or held correlation "
+                "events fed on before time passed them (oldest first).",
                 ("kind",),
             ),
             windows_closed=counter("windows_closed", "Windows closed and emitted.", ("kind",)),
@@ -156,7 +157,7 @@ class Metrics:
             metrics.dead_letters.labels(reason.value)
         for kind in ("tumbling", "hopping"):
             metrics.windows_closed.labels(kind)
-        for kind in ("pattern", "session"):
+        for kind in ("pattern", "session", "held"):
             metrics.evictions.labels(kind)
         return metrics
 

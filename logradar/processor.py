@@ -586,10 +586,11 @@ class CorrelationProcessor(_Owned):
 
     def _count_evictions(self) -> None:
         """Export the engines' eviction counters (cumulative per engine) as metric increments."""
-        totals = {"pattern": 0, "session": 0}
+        totals = {"pattern": 0, "session": 0, "held": 0}
         for pipe in self.pipelines.values():
             totals["pattern"] += sum(e.evicted for e in pipe.engines.values())
             totals["session"] += sum(t.evicted for t in pipe.trackers.values())
+            totals["held"] += pipe.evicted
         for kind, total in totals.items():
             delta = total - self._evicted.get(kind, 0)
             if delta > 0:

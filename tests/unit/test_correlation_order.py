@@ -232,3 +232,25 @@ def test_events_are_fed_in_time_order_whatever_order_they_arrive_in() -> None:
     )
     assert result.alerts == []
     assert corr.pipelines["corr:0"].held == []
+
+
+def test_past_the_cap_the_oldest_held_events_are_fed_on_and_counted() -> None:
+    registry = CollectorRegistry()
+    corr = CorrelationProcessor(RULES, Metrics.create(registry), lambda _p: [], inputs=["logs"])
+    pipe = corr.pipeline("corr", 0)
+    pipe.held_max = 3
+
+    def order(offset: int) -> RawRecord:
+        event = LogEvent(
+            T0 + offset, "checkout", Level.INFO, "order created", attrs={"order_id": f"o{offset}"}
+        )
+        return RawRecord("corr", 0, offset, b"k", b"order_id\n" + encode_event(event), None)
+
+    result = corr.process([order(i) for i in range(5)])  # no source reported: time stands still
+    assert pipe.now is None
+    assert sorted(e.attrs["order_id"] for _ts, _raw, _o, _r, e in pipe.held) == ["o2", "o3", "o4"]
+    assert registry.get_sample_value("logradar_evictions_total", {"kind": "held"}) == 2
+    engine = pipe.engines["order_id"]
+    assert sorted(v for _i, v in engine.states) == ["o0", "o1"]  # fed on: waiting for payment
+    released = [k for _p, k, v in result.state if "\x1fq\x1f" in k and v is None]
+    assert released == ["corr:0\x1fq\x1f0", "corr:0\x1fq\x1f1"]
