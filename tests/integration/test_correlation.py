@@ -16,7 +16,14 @@ import orjson
 import pytest
 
 from logradar.kafka import make_producer
-from tests.integration.harness import Topics, Worker, create_topics, read_topic, worker_env
+from tests.integration.harness import (
+    Topics,
+    Worker,
+    create_topics,
+    metric_value,
+    read_topic,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -109,6 +116,58 @@ def test_patterns_and_sessions_meet_across_partitions(
         assert set(by_user) == {"alice", "bob", "carol"}
         assert by_user["carol"]["events"] == 41
         assert by_user["alice"]["events"] == 6
+    finally:
+        worker.stop()
+
+
+def test_a_payment_read_before_its_order_still_counts(
+    broker: Any, unique: str, tmp_path: Path
+) -> None:
+    """The worker reads every payment before any order (CI once saw it happen by chance).
+
+    The payments are produced and counted first; the orders come after. Each
+    order is paid 10 s after it was created, except o7, so only o7 may fire.
+    Each service gets a partition of its own: on a shared one, the orders would
+    arrive behind the payments' watermark, late, and be dropped as such.
+    """
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    topics = Topics.unique(unique)
+    create_topics(broker, topics)
+    env = worker_env(
+        broker,
+        topics,
+        f"lr-{unique}",
+        tmp_path / "w",
+        LOGRADAR_RULES=str(rules),
+        LOGRADAR_SESSIONS_TOPIC=f"sessions-{unique}",
+    )
+    worker = Worker(env, tmp_path / "w.log").start()
+    try:
+        worker.wait_ready()
+        producer = make_producer(broker.bootstrap)
+        t0 = math.floor(time.time()) - 3 * 3600
+        records = scenario(t0)
+        payments = [(k, v) for k, v in records if k == b"payments"]
+        rest = [(k, v) for k, v in records if k != b"payments"]
+        partition = {b"checkout": 0, b"payments": 1, b"auth": 2}
+        for key, value in payments:
+            producer.produce(topics.input, value, key, partition=partition[key])
+        producer.flush()
+        deadline = time.monotonic() + 60
+        while metric_value(worker.metrics(), "logradar_events_total") < len(payments):
+            assert time.monotonic() < deadline, worker.tail()
+            time.sleep(0.2)
+        for key, value in rest:
+            producer.produce(topics.input, value, key, partition=partition[key])
+        producer.flush()
+        alerts = read_topic(broker.bootstrap, topics.alerts, until=lambda g: len(g) >= 3)
+        fired = sorted((a["rule"], a["key_value"]) for a in alerts)
+        assert fired == [
+            ("brute_force_login", "alice"),
+            ("long_session", "carol"),
+            ("order_without_payment", "o7"),
+        ]
     finally:
         worker.stop()
 
