@@ -365,7 +365,9 @@ async def persist(result: BatchResult) -> None:
         else:
             data[key] = value
         raw_key, _ = changelog.prepare_key(key, key_serializer)
-        raw_value, _ = changelog.prepare_value(value, value_serializer)
+        # a deletion is a tombstone (Faust's serializer would write ``null``), so the
+        # compacted changelog drops the key and restores read less
+        raw_value = None if value is None else changelog.prepare_value(value, value_serializer)[0]
         await out.put(name, raw_key, raw_value, partition)
     await out.wait()
 

@@ -186,26 +186,30 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
     return total
 
 
-def dump_topic(bootstrap: str, topic: str, path: Path, partitions: int = 4) -> int:
-    """Write every record of ``topic`` as ``partition offset key value`` lines (diagnostics)."""
+def read_all(bootstrap: str, topic: str, partitions: int = 4) -> list[Any]:
+    """Every record of ``topic`` (confluent-kafka messages), until 2 s bring nothing new."""
     from confluent_kafka import TopicPartition
 
-    consumer = make_consumer(
-        bootstrap, f"dump-{time.monotonic_ns()}", **{"enable.partition.eof": True}
-    )
+    consumer = make_consumer(bootstrap, f"dump-{time.monotonic_ns()}")
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    lines: list[str] = []
+    found: list[Any] = []
     idle = 0
     try:
         while idle < 4:
-            msgs = consumer.consume(1000, 0.5)
-            idle = 0 if any(m.error() is None for m in msgs) else idle + 1
-            for m in msgs:
-                if m.error() is None:
-                    key = (m.key() or b"").decode("utf-8", "replace").replace("\x1f", "|")
-                    value = (m.value() or b"").decode("utf-8", "replace")
-                    lines.append(f"{m.partition()} {m.offset()} {key} {value}")
+            msgs = [m for m in consumer.consume(1000, 0.5) if m.error() is None]
+            idle = 0 if msgs else idle + 1
+            found.extend(msgs)
     finally:
         consumer.close()
+    return found
+
+
+def dump_topic(bootstrap: str, topic: str, path: Path, partitions: int = 4) -> int:
+    """Write every record of ``topic`` as ``partition offset key value`` lines (diagnostics)."""
+    lines = []
+    for m in read_all(bootstrap, topic, partitions):
+        key = (m.key() or b"").decode("utf-8", "replace").replace("\x1f", "|")
+        value = (m.value() or b"").decode("utf-8", "replace")
+        lines.append(f"{m.partition()} {m.offset()} {key} {value}")
     path.write_text("\n".join(lines) + "\n")
     return len(lines)
