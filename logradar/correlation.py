@@ -87,8 +87,8 @@ def encode_tick(
     pattern's steps must be seen in event-time order, but a correlation
     partition gets events from many source partitions, interleaved however
     the consumers happened to read them. Every source partition reports its
-    progress: the time before which it will forward nothing more (its late
-    horizon). A correlation partition holds the events it gets until every
+    progress: the time before which it will forward nothing more (its
+    watermark less the grace). A correlation partition holds the events it gets until every
     source of every input topic has passed them (``partitions`` says how many
     sources a topic has), then feeds them in time order, so the result never
     depends on which partition was read first. An ``idle`` source has read

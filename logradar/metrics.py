@@ -69,6 +69,7 @@ class Metrics:
     events: Counter
     dead_letters: Counter
     late_events: Counter
+    correlation_late: Counter
     duplicates: Counter
     offset_gaps: Counter
     offsets_read_back: Counter
@@ -93,6 +94,11 @@ class Metrics:
             events=counter("events", "Log events counted.", ("service", "level")),
             dead_letters=counter("dead_letters", "Records dead-lettered.", ("reason",)),
             late_events=counter("late_events", "Events whose window had already closed (dropped)."),
+            correlation_late=counter(
+                "correlation_late_events",
+                "Events a pattern or session rule needed, older than their partition's "
+                "watermark less the grace: counted in windows, not forwarded to correlation.",
+            ),
             duplicates=counter(
                 "replayed_events", "Records skipped because the state already included them."
             ),

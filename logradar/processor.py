@@ -292,8 +292,9 @@ class Processor(_Owned):
         metrics = self.metrics
         lags: list[float] = []  # observed once per batch: see observe_all
         now = self.clock()
-        late = replayed = 0
+        late = replayed = too_late = 0
         route = self.router.routes if self.router.active else None
+        grace = self.settings.grace_s
         for i, rec in enumerate(records):
             tp = tp_name(rec.topic, rec.partition)
             pipe = touched.get(tp) or self.pipeline(rec.topic, rec.partition)
@@ -316,7 +317,14 @@ class Processor(_Owned):
                     per_key[k] = per_key.get(k, 0) + 1
                     lags.append(now - event.ts)
                     if route is not None:
-                        result.forward.extend(route(event))
+                        copies = route(event)
+                        # late for correlation: older than the time this partition has
+                        # already reported (its watermark less the grace; see _tick)
+                        wm = pipe.windows.watermark  # set: the event just counted
+                        if copies and wm is not None and event.ts < wm - grace:
+                            too_late += 1
+                        else:
+                            result.forward.extend(copies)
                 elif status == LATE:
                     late += 1
                 else:
@@ -333,6 +341,8 @@ class Processor(_Owned):
         observe_all(metrics.event_lag, lags)
         if late:
             metrics.late_events.inc(late)
+        if too_late:
+            metrics.correlation_late.inc(too_late)
         if replayed:
             metrics.duplicates.inc(replayed)
         return result
@@ -376,18 +386,22 @@ class Processor(_Owned):
     def _tick(self, result: BatchResult, idle: Iterable[str] = ()) -> None:
         """Tell every correlation partition how far each source partition has got.
 
-        A source reports its late horizon (no event older than it will be
-        counted, so none will be forwarded), at most once per second of event
-        time; an idle one reports that it stopped, so it no longer holds the
-        correlation time back. Each tick names its topic's partition count, so a
-        correlation partition knows which sources have not reported yet.
+        A source reports its watermark less the grace: it forwards no event
+        older than that (such an event still counts in its window, if that is
+        open, but is late for correlation: ``logradar_correlation_late_events_total``).
+        It reports at most once per second of event time. An idle one reports
+        that it stopped, so it no longer holds the correlation time back. Each
+        tick names its topic's partition count, so a correlation partition
+        knows which sources have not reported yet.
         """
         partitions = range(self.settings.topic_partitions)
         told = self._idle_told
+        grace = self.settings.grace_s
         for tp, pipe in self.pipelines.items():
-            reached = pipe.windows.horizon
-            if reached == float("-inf") or tp in told:
+            wm = pipe.windows.watermark
+            if wm is None or tp in told:
                 continue
+            reached = wm - grace
             last = self._ticked.get(tp)
             if last is not None and reached < last + 1.0:
                 continue

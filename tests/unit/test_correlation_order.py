@@ -254,3 +254,20 @@ def test_past_the_cap_the_oldest_held_events_are_fed_on_and_counted() -> None:
     assert sorted(v for _i, v in engine.states) == ["o0", "o1"]  # fed on: waiting for payment
     released = [k for _p, k, v in result.state if "\x1fq\x1f" in k and v is None]
     assert released == ["corr:0\x1fq\x1f0", "corr:0\x1fq\x1f1"]
+
+
+def test_an_event_older_than_the_reported_time_counts_but_is_not_correlated() -> None:
+    run = Run()
+    registry = CollectorRegistry()
+    run.source.metrics = Metrics.create(registry)
+    run.read(0, [line(T0 + 100, "checkout", "order created", "o1")])
+    # 30 s older than the watermark (grace 10 s), but its window is still open
+    result = run.source.process(
+        [RawRecord("logs", 0, 1, None, line(T0 + 70, "checkout", "order created", "o2"), None)]
+    )
+    assert result.forward == []
+    assert (
+        registry.get_sample_value("logradar_events_total", {"service": "checkout", "level": "INFO"})
+        == 2  # both count in their windows
+    )
+    assert registry.get_sample_value("logradar_correlation_late_events_total") == 1

@@ -48,6 +48,7 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         "logradar_events": "counter",
         "logradar_dead_letters": "counter",
         "logradar_late_events": "counter",
+        "logradar_correlation_late_events": "counter",
         "logradar_replayed_events": "counter",
         "logradar_offset_gaps": "counter",
         "logradar_offsets_read_back": "counter",
