@@ -93,7 +93,7 @@ async def adopt_assigned() -> None:
 @app.timer(interval=0.5)
 async def adopt() -> None:
     """Restore newly assigned partitions soon after a rebalance: /readyz waits for it."""
-    if app.rebalancing or not app.tables.recovery.completed.is_set() or settled():
+    if settled():
         return
     async with step:
         await adopt_assigned()

@@ -88,11 +88,12 @@ def encode_tick(
     partition gets events from many source partitions, interleaved however
     the consumers happened to read them. Every source partition reports its
     progress: the time before which it will forward nothing more (its
-    watermark less the grace). A correlation partition holds the events it gets until every
-    source of every input topic has passed them (``partitions`` says how many
-    sources a topic has), then feeds them in time order, so the result never
-    depends on which partition was read first. An ``idle`` source has read
-    all there is and stops holding time back.
+    watermark less the grace). A correlation partition holds the events it
+    gets until every source of every input topic has passed them
+    (``partitions`` says how many sources a topic has), then feeds them in
+    time order, so the result never depends on which partition was read
+    first. An ``idle`` source has read all there is and stops holding time
+    back.
     """
     ts_text = b"" if ts is None else repr(float(ts)).encode()
     n_text = b"" if partitions is None else str(int(partitions)).encode()
@@ -185,14 +186,16 @@ class CorrelationPipeline:
     def is_replay(self, offset: int) -> bool:
         return 0 <= offset <= self.offset
 
-    def hold(self, route: str, event: LogEvent, offset: int, raw: bytes = b"") -> None:
-        """Hold a forwarded event until time passes it (:meth:`advance` feeds it on)."""
+    def hold(self, route: str, event: LogEvent, offset: int, raw: bytes) -> None:
+        """Hold a forwarded event (``raw``, its record) until time passes it.
+
+        :meth:`advance` feeds it on.
+        """
         if offset > self.offset:
             self.offset = offset
             self._dirty_meta = True
         if self.watermark is None or event.ts > self.watermark:
             self.watermark = event.ts
-        raw = raw or route.encode() + b"\n" + encode_event(event)
         heapq.heappush(self.held, (event.ts, raw, offset, route, event))
         self._held_dirty[str(offset)] = {"r": raw.decode()}
 

@@ -167,11 +167,6 @@ class Processor(_Owned):
         self.router = Router(self.rules)
         self._ticked: dict[str, float] = {}
         self._idle_told: set[str] = set()  # source partitions whose idle tick went out
-        # how many partitions a source topic has: `logradar worker` refuses to start on input
-        # topics whose count differs from TOPIC_PARTITIONS (logradar/kafka.py)
-        self.source_partitions: Callable[[str], int | None] = lambda _topic: (
-            settings.topic_partitions
-        )
         self._silence_at: float | None = None
         self.state_items = state_items
         self.clock = clock
@@ -394,7 +389,10 @@ class Processor(_Owned):
         tick names its topic's partition count, so a correlation partition
         knows which sources have not reported yet.
         """
-        partitions = range(self.settings.topic_partitions)
+        # every input topic has TOPIC_PARTITIONS partitions: `logradar worker` refuses to
+        # start otherwise (logradar/kafka.py)
+        n = self.settings.topic_partitions
+        partitions = range(n)
         told = self._idle_told
         grace = self.settings.grace_s
         for tp, pipe in self.pipelines.items():
@@ -406,7 +404,7 @@ class Processor(_Owned):
             if last is not None and reached < last + 1.0:
                 continue
             self._ticked[tp] = reached
-            tick = encode_tick(tp, reached, self._topic_partitions(tp))
+            tick = encode_tick(tp, reached, n)
             result.ticks.extend((p, tick) for p in partitions)
         for tp in idle:
             self._ticked.pop(tp, None)
@@ -414,7 +412,7 @@ class Processor(_Owned):
             pipe = self.pipelines[tp]
             horizon = pipe.windows.horizon  # after its idle flush: past all it counted
             at = None if horizon == float("-inf") else horizon
-            tick = encode_tick(tp, at, self._topic_partitions(tp), idle=True)
+            tick = encode_tick(tp, at, n, idle=True)
             result.ticks.extend((p, tick) for p in partitions)
 
     def forget(self, tps: Iterable[tuple[str, int]]) -> None:
@@ -424,12 +422,6 @@ class Processor(_Owned):
             tp = tp_name(topic, partition)
             self._ticked.pop(tp, None)
             self._idle_told.discard(tp)
-
-    def _topic_partitions(self, tp: str) -> int | None:
-        try:
-            return self.source_partitions(tp.rpartition(":")[0])
-        except Exception:  # noqa: BLE001 - not known (yet): the next tick names it
-            return None
 
     def flush_idle(
         self, idle_s: float | None = None, caught_up: Callable[[str, int], bool] | None = None

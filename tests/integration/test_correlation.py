@@ -80,13 +80,11 @@ def scenario(t0: float) -> list[tuple[bytes, bytes]]:
     return records
 
 
-def test_patterns_and_sessions_meet_across_partitions(
-    broker: Any, unique: str, tmp_path: Path
-) -> None:
+def start_worker(broker: Any, unique: str, tmp_path: Path) -> tuple[Topics, Worker]:
+    """Topics named after ``unique`` and a worker with RULES, its sessions to sessions-<unique>."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     topics = Topics.unique(unique)
-    sessions_topic = f"sessions-{unique}"
     create_topics(broker, topics)
     env = worker_env(
         broker,
@@ -94,9 +92,16 @@ def test_patterns_and_sessions_meet_across_partitions(
         f"lr-{unique}",
         tmp_path / "w",
         LOGRADAR_RULES=str(rules),
-        LOGRADAR_SESSIONS_TOPIC=sessions_topic,
+        LOGRADAR_SESSIONS_TOPIC=f"sessions-{unique}",
     )
-    worker = Worker(env, tmp_path / "w.log").start()
+    return topics, Worker(env, tmp_path / "w.log").start()
+
+
+def test_patterns_and_sessions_meet_across_partitions(
+    broker: Any, unique: str, tmp_path: Path
+) -> None:
+    topics, worker = start_worker(broker, unique, tmp_path)
+    sessions_topic = f"sessions-{unique}"
     try:
         worker.wait_ready()
         producer = make_producer(broker.bootstrap)
@@ -130,19 +135,7 @@ def test_a_payment_read_before_its_order_still_counts(
     Each service gets a partition of its own: on a shared one, the orders would
     arrive behind the payments' watermark, late, and be dropped as such.
     """
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    topics = Topics.unique(unique)
-    create_topics(broker, topics)
-    env = worker_env(
-        broker,
-        topics,
-        f"lr-{unique}",
-        tmp_path / "w",
-        LOGRADAR_RULES=str(rules),
-        LOGRADAR_SESSIONS_TOPIC=f"sessions-{unique}",
-    )
-    worker = Worker(env, tmp_path / "w.log").start()
+    topics, worker = start_worker(broker, unique, tmp_path)
     try:
         worker.wait_ready()
         producer = make_producer(broker.bootstrap)

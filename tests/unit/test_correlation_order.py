@@ -70,7 +70,6 @@ class Run:
         self.source = Processor(
             Settings(topic_partitions=PARTITIONS), metrics, lambda _p: [], self.now, RULES
         )
-        self.source.source_partitions = lambda _topic: PARTITIONS
         self.corr = CorrelationProcessor(RULES, metrics, lambda _p: [], self.now, inputs=["logs"])
         self.offsets = dict.fromkeys(range(PARTITIONS), 0)
         self.corr_offsets = dict.fromkeys(range(PARTITIONS), 0)
