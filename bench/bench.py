@@ -154,8 +154,20 @@ def write_lines(path: Path, n: int, start_ts: float) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def run_peer(cmd: list[str], out: Path, log: Path, timeout: float, env: dict[str, str]) -> dict:
-    """Start a peer, wait for its result file, stop it; its log tail on failure."""
+def run_peer(
+    cmd: list[str],
+    out: Path,
+    log: Path,
+    timeout: float,
+    env: dict[str, str],
+    profile: Path | None = None,
+) -> dict:
+    """Start a peer, wait for its result file, stop it; its log tail on failure.
+
+    With ``profile``, py-spy records the peer from its start (start-up included, so
+    compare its categories, not its sample count, with a worker's).
+    """
+    out.unlink(missing_ok=True)  # a --workdir kept from an earlier run holds its result
     proc = subprocess.Popen(  # noqa: S603
         cmd,
         cwd=REPO,
@@ -164,6 +176,7 @@ def run_peer(cmd: list[str], out: Path, log: Path, timeout: float, env: dict[str
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    spy = Profiler(proc.pid, profile)
     deadline = time.monotonic() + timeout
     try:
         while not out.exists():
@@ -174,6 +187,7 @@ def run_peer(cmd: list[str], out: Path, log: Path, timeout: float, env: dict[str
             time.sleep(0.1)
         return json.loads(out.read_text())
     finally:
+        spy.stop()
         stop(proc)
 
 
@@ -354,7 +368,8 @@ class Ctx:
 
     def peer(self, name: str, cmd: list[str], timeout: float, **env: str) -> dict:
         out = self.work / f"{name}.json"
-        return run_peer(cmd, out, self.work / f"{name}.log", timeout, env)
+        profile = self.profile_dir / f"peer-{name}.txt" if self.profile_dir else None
+        return run_peer(cmd, out, self.work / f"{name}.log", timeout, env, profile)
 
     def budget(self, rate_guess: float) -> float:
         """A generous time limit for reading ``n`` records at about ``rate_guess``/s."""

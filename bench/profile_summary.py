@@ -18,7 +18,7 @@ from collections import Counter
 PARTS: list[tuple[str, str]] = [
     (
         "bench scraping /metrics (4 a second)",
-        r"setup_prometheus_sensors\.<locals>\.metrics_handler",
+        r"metrics_handler",
     ),
     (
         "changelog restore on first use of a partition (tables/state.py read_changelog, "

@@ -10,11 +10,11 @@ import ssl
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from logradar.metrics import Metrics
 from logradar.settings import Settings, get_settings
+from streams.sensor import setup_sensors
 
 
 def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -131,4 +131,4 @@ settings = get_settings()
 app = create_app(settings)
 registry = CollectorRegistry()
 metrics = Metrics.create(registry, settings.max_service_labels)
-setup_prometheus_sensors(app, pattern="/metrics", registry=registry, name_prefix="faust")
+setup_sensors(app, registry, name_prefix="faust")
