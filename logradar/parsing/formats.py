@@ -25,7 +25,7 @@ from logradar.model import DeadLetter, DeadReason, Level, LogEvent
 
 from .fields import key_service
 from .levels import ANDROID_LETTERS, parse_level, syslog_level
-from .logfmt import parse_logfmt
+from .logfmt import QUOTED, parse_logfmt
 from .timestamps import MONTHS, epoch, from_iso, infer_year, problem
 
 Groups = dict[str, str | None]
@@ -37,7 +37,7 @@ _HMS = r"(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
 _MSG = r"(?P<msg>(?s:.*))"  # a message may carry continuation lines (stack traces)
 # BSD syslog "program[pid]: "; a program may hold a parenthesised part with colons in it
 _TAG = r"(?P<service>(?:[^\[:(]|\([^)]*\))+)(?:\[(?P<pid>\d+)\])?: ?"
-_SD_ELEMENT = r'\[[^\s\]="]+(?:\s+[^\s\]="]+="(?:[^"\\]|\\.)*")*\]'
+_SD_ELEMENT = rf'\[[^\s\]="]+(?:\s+[^\s\]="]+="{QUOTED}")*\]'
 _ISO_TS = r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:[Zz]|[+-]\d\d(?::?\d\d)?)?"
 _STANDARD = frozenset(
     {"ts", "epoch", "Y", "mo", "mon", "d", "H", "M", "S", "f", "ms"}
@@ -92,8 +92,8 @@ def _clock_for(groups: Mapping[str, int]) -> Clock:
     return _clock_dated if "Y" in groups else _clock_yearless
 
 
-_SD_ELEMENT_PARTS = re.compile(r"\[([^\s\]=\"]+)([^\]\"]*(?:\"(?:[^\"\\]|\\.)*\"[^\]\"]*)*)\]")
-_SD_PARAM = re.compile(r'([^\s\]="]+)="((?:[^"\\]|\\.)*)"', re.S)
+_SD_ELEMENT_PARTS = re.compile(rf'\[([^\s\]="]+)([^\]"]*(?:"{QUOTED}"[^\]"]*)*)\]')
+_SD_PARAM = re.compile(rf'([^\s\]="]+)="({QUOTED})"', re.S)
 _SD_ESCAPE = re.compile(r'\\(["\\\]])')
 
 

@@ -8,9 +8,12 @@ from logradar.model import DeadLetter, LogEvent
 
 from .fields import EVIDENCE_FIELDS, from_record
 
-_PAIR = r'[^\s="]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
+# A quoted value's body: ``(?:[^"\\]|\\.)*`` unrolled, the same strings at half the cost
+# (the plain form takes a branch per character).
+QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
+_PAIR = rf'[^\s="]+=(?:"{QUOTED}"|[^\s"]*)'
 _LINE = re.compile(rf"{_PAIR}(?:\s+{_PAIR})*", re.S)
-_PAIRS = re.compile(r'([^\s="]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s"]*))', re.S)
+_PAIRS = re.compile(rf'([^\s="]+)=(?:"({QUOTED})"|([^\s"]*))', re.S)
 _ESCAPE = re.compile(r"\\(.)", re.S)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 

@@ -114,3 +114,27 @@ def test_nearly_valid_lines(
 ) -> None:
     line = template.format(n=n, iso=iso, mon=mon, d=d, w=w)
     check(parse(line.encode(), kafka_ts=kafka_ts))
+
+
+# The quoted-string body as first written: one branch per character. The parsers use the
+# unrolled form (logfmt.QUOTED), which must accept and capture exactly the same strings.
+PLAIN_QUOTED = r'(?:[^"\\]|\\.)*'
+QUOTING = st.text(alphabet='ab= "\\\n\t[]', max_size=40)
+
+
+@settings(max_examples=600)
+@given(QUOTING)
+def test_unrolled_quoted_strings_match_what_the_plain_form_matches(text: str) -> None:
+    import re
+
+    from logradar.parsing import formats, logfmt
+
+    for flags in (0, re.S):
+        plain = re.compile(rf'"({PLAIN_QUOTED})"', flags)
+        unrolled = re.compile(rf'"({logfmt.QUOTED})"', flags)
+        assert bool(unrolled.fullmatch(text)) == bool(plain.fullmatch(text))
+        assert unrolled.findall(text) == plain.findall(text)
+    plain_pairs = re.compile(rf'([^\s="]+)=(?:"({PLAIN_QUOTED})"|([^\s"]*))', re.S)
+    assert logfmt._PAIRS.findall(text) == plain_pairs.findall(text)
+    plain_param = re.compile(rf'([^\s\]="]+)="({PLAIN_QUOTED})"', re.S)
+    assert formats._SD_PARAM.findall(text) == plain_param.findall(text)
