@@ -429,6 +429,7 @@ def logradar_single(ctx: Ctx) -> tuple[float, str]:
     try:
         rate = worker_rate([w], ctx.n, ctx.budget(2_000), profile=profile)
         rss, peak = w.rss()
+        note = batch_note(w)
     finally:
         w.stop()
     mb = 1 << 20
@@ -439,7 +440,15 @@ def logradar_single(ctx: Ctx) -> tuple[float, str]:
         number=rss / mb,
     )
     recovery(ctx, app_id, w.ready_s)
-    return rate, ""
+    return rate, note
+
+
+def batch_note(w: Worker) -> str:
+    """How many Kafka records the worker's batches held on average (its own metrics)."""
+    text = w.metrics() or ""
+    batches = metric_value(text, "logradar_batch_seconds_count")
+    records = sum(metric_value(text, n) for n in COUNTED)
+    return f"{records / batches:,.0f} records a batch" if batches else ""
 
 
 def recovery(ctx: Ctx, app_id: str, fresh: float | None) -> None:
@@ -474,9 +483,10 @@ def logradar_otlp(ctx: Ctx) -> tuple[float, str]:
     profile = ctx.profile_dir / "worker-otlp.txt" if ctx.profile_dir else None
     try:
         rate = worker_rate([w], ctx.otlp_records, ctx.budget(5_000), profile=profile)
+        note = batch_note(w)
     finally:
         w.stop()
-    return rate, ""
+    return rate, note
 
 
 def backtest_rate(ctx: Ctx) -> tuple[float, str]:
