@@ -11,11 +11,13 @@ the bench's single-record row with the engine switched off, the worker read
 with one log record per Kafka message it was most of the gap between logradar
 and a Faust agent that only counts.
 
-Faust's plain ``Monitor``, which every Faust app runs, already counts the same
-things in plain ints and dicts on each of those hooks. :class:`LeanPrometheusMonitor`
-keeps every metric, name and label of Faust's sensor and lets the per-message
-hooks do only that, plus one dict increment per event for the per-stream counter
-and one list append for the event runtime. :meth:`LeanPrometheusMonitor.flush`
+Faust's consumer also calls ``track_tp_end_offset`` for every record it hands out,
+and Faust's sensor sets a labelled gauge there. Faust's plain ``Monitor``, which
+every Faust app runs, already keeps the same figures in plain ints and dicts on
+each of those hooks. :class:`LeanPrometheusMonitor` keeps every metric, name and
+label of Faust's sensor and lets the per-message hooks do only that, plus one dict
+increment per event for the per-stream counter and one list append for the event
+runtime. :meth:`LeanPrometheusMonitor.flush`
 carries what changed into the Prometheus metrics; the ``/metrics`` page calls it
 before every scrape, and the monitor calls it when ``FLUSH_EVERY`` runtimes are
 pending (so memory stays bounded when nothing scrapes). Anything else that reads
@@ -87,6 +89,10 @@ class LeanPrometheusMonitor(PrometheusMonitor):
     def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
         Monitor.on_message_out(self, tp, offset, message)
 
+    def track_tp_end_offset(self, tp: TP, offset: int) -> None:
+        # Faust's consumer calls this for every record it hands out, not once per fetch
+        Monitor.track_tp_end_offset(self, tp, offset)
+
     # -- carried over -----------------------------------------------------------
     def flush(self) -> None:
         """Bring the per-message Prometheus metrics up to date with the plain Monitor."""
@@ -104,6 +110,8 @@ class LeanPrometheusMonitor(PrometheusMonitor):
             m.messages_received_per_topics_partition.labels(
                 topic=tp.topic, partition=tp.partition
             ).set(offset)
+        for tp, offset in self.tp_end_offsets.items():
+            m.topic_partition_end_offset.labels(topic=tp.topic, partition=tp.partition).set(offset)
         m.active_messages.set(self.messages_active)
         events = self.events_total
         if events != self._events:

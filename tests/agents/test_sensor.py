@@ -71,7 +71,9 @@ def _drive(
         offset = offsets[tp] = offsets.get(tp, -1) + 1
         event = object()
         done = rng.random() < 0.9  # some events still in flight at the end
+        end = offset + rng.randrange(100)
         for m in monitors:
+            m.track_tp_end_offset(tp, end)  # Faust's consumer: once per record it hands out
             msg = _Message()
             m.on_message_in(tp, offset, msg)  # type: ignore[arg-type]
             state = m.on_stream_event_in(tp, offset, stream, event)  # type: ignore[arg-type]
