@@ -23,8 +23,11 @@ before every scrape, and the monitor calls it when ``FLUSH_EVERY`` runtimes are
 pending (so memory stays bounded when nothing scrapes). Anything else that reads
 the registry directly must call it first.
 
-Everything that is not per message (sends, commits, rebalances, table operations,
-web requests) is Faust's own code, unchanged.
+Sends are per message too (logradar writes its outputs and state records in
+batches, ``streams/produce.py``, but tells the sensors of each message): the
+per-topic sent counter, the sent total and the send latency histogram are carried
+over the same way. Everything else (commits, rebalances, table operations, web
+requests, send errors) is Faust's own code, unchanged.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from aiohttp.web import Response
 from faust import web
 from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import TP, EventT, Message, StreamT
+from faust.types import TP, EventT, Message, PendingMessage, RecordMetadata, StreamT
+from faust.types.transports import ProducerT
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from logradar.metrics import observe_all
@@ -57,8 +61,10 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         self._runtimes: list[float] = []  # seconds, as Monitor measures them
         self._labels: dict[StreamT[Any], Any] = {}  # stream -> its total_events_per_stream child
         # what flush() has already carried over from the plain Monitor's counters
+        self._send_ms: list[float] = []  # send latencies, milliseconds
         self._received = 0
         self._by_topic: Counter[str] = Counter()
+        self._sent_by_topic: Counter[str] = Counter()
         self._events = 0
 
     # -- per message: the plain Monitor's bookkeeping, and a little more -------
@@ -88,6 +94,18 @@ class LeanPrometheusMonitor(PrometheusMonitor):
 
     def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
         Monitor.on_message_out(self, tp, offset, message)
+
+    def on_send_initiated(
+        self, producer: ProducerT, topic: str, message: PendingMessage, keysize: int, valsize: int
+    ) -> Any:
+        return Monitor.on_send_initiated(self, producer, topic, message, keysize, valsize)
+
+    def on_send_completed(self, producer: ProducerT, state: Any, metadata: RecordMetadata) -> None:
+        Monitor.on_send_completed(self, producer, state, metadata)
+        sends = self._send_ms
+        sends.append(self.ms_since(state))
+        if len(sends) >= FLUSH_EVERY:
+            self.flush()
 
     def track_tp_end_offset(self, tp: TP, offset: int) -> None:
         # Faust's consumer calls this for every record it hands out, not once per fetch
@@ -128,6 +146,15 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         if self._runtimes:
             observe_all(m.events_runtime_latency, [self.secs_to_ms(s) for s in self._runtimes])
             self._runtimes = []
+        for topic, n in self.messages_sent_by_topic.items():
+            done = self._sent_by_topic[topic]
+            if n != done:
+                m.topic_messages_sent.labels(topic=f"topic.{topic}").inc(n - done)
+                self._sent_by_topic[topic] = n
+        if self._send_ms:
+            m.total_sent_messages.inc(len(self._send_ms))
+            observe_all(m.producer_send_latency, self._send_ms)
+            self._send_ms = []
 
     def _clear_partition_related_metrics(self) -> None:
         # Faust's sensor drops the per-topic and per-partition series on every rebalance

@@ -72,11 +72,16 @@ def _drive(
         event = object()
         done = rng.random() < 0.9  # some events still in flight at the end
         end = offset + rng.randrange(100)
+        # now and then an output or a state record is sent
+        out = rng.choice(["logradar.counts", "logradar-state-changelog", None, None, None])
         for m in monitors:
             m.track_tp_end_offset(tp, end)  # Faust's consumer: once per record it hands out
             msg = _Message()
             m.on_message_in(tp, offset, msg)  # type: ignore[arg-type]
             state = m.on_stream_event_in(tp, offset, stream, event)  # type: ignore[arg-type]
+            if out is not None:
+                sent = m.on_send_initiated(None, out, None, 3, 40)  # type: ignore[arg-type]
+                m.on_send_completed(None, sent, None)  # type: ignore[arg-type]
             if done:
                 m.on_stream_event_out(tp, offset, stream, event, state)  # type: ignore[arg-type]
                 m.on_message_out(tp, offset, msg)  # type: ignore[arg-type]
