@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         le=60_000,
         description="Longest a fetch may wait for new records at the broker, milliseconds.",
     )
+    fetch_max_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Most bytes one fetch returns per partition (Faust's default: 1 MiB).",
+    )
     topic_partitions: int = Field(4, gt=0, description="Partitions of topics logradar creates.")
     max_record_bytes: int = Field(
         1_048_576, gt=0, description="Larger record values are dead-lettered (too_large)."

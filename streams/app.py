@@ -70,6 +70,7 @@ def create_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=max(settings.batch_size * 2, 4096),
         producer_linger_ms=5,
         table_standby_replicas=0,
+        consumer_max_fetch_size=settings.fetch_max_bytes,
     )
     tune_worker_consumer(app, settings.fetch_max_wait_ms)
     return app

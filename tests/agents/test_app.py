@@ -30,6 +30,14 @@ def test_create_app_ignores_fausts_environment(
     assert app.conf.id == "pinned"
     assert Path(app.conf.datadir).is_relative_to(tmp_path)
     assert app.conf.broker_session_timeout == 12
+    assert app.conf.consumer_max_fetch_size == 4 * 1024 * 1024  # LOGRADAR_FETCH_MAX_BYTES
+
+
+def test_the_fetch_size_per_partition_is_logradars_setting(tmp_path: Path) -> None:
+    from streams.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path, fetch_max_bytes=8 * 1024 * 1024))
+    assert app.conf.consumer_max_fetch_size == 8 * 1024 * 1024
 
 
 def test_sasl_settings_become_fausts_broker_credentials(tmp_path: Path) -> None:
