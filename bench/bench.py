@@ -775,6 +775,7 @@ def render(ctx: Ctx, produced: dict[str, float]) -> str:
     add("backtest, events/s on one core", rep.rate("backtest"), 500_000, "{:,.0f}")
     add("scale-out: 2 workers / 1", ratio(rep.rate("scale2"), full), 1.7, "{:.2f}x")
     add("alert latency p99, seconds", extra("latency"), 1.0, "{:.2f} s", below=True)
+    add("recovery: restart to /readyz, seconds", extra("recovery"), 10.0, "{:.1f} s", below=True)
     mems = [m for m in (extra("memory"), extra("memory_keys")) if m is not None]
     add(
         "worker memory (RSS, the larger measure), MB",
