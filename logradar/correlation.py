@@ -277,7 +277,11 @@ class CorrelationPipeline:
     def _release(self, out: CorrelationResult) -> None:
         """Feed the oldest held event on."""
         _ts, _raw, offset, route, event = heapq.heappop(self.held)
-        self._held_dirty[str(offset)] = None
+        key = str(offset)
+        if self._held_dirty.get(key) is not None:
+            del self._held_dirty[key]  # held and let go before it was ever written
+        else:
+            self._held_dirty[key] = None  # written by an earlier batch: a tombstone
         self._feed(route, event, out)
 
     def take_dirty(self) -> list[tuple[str, dict[str, Any] | None]]:

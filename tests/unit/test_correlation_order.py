@@ -188,6 +188,8 @@ def test_held_events_survive_a_restart() -> None:
     data = orders()
     run.read(0, data[0][:10])  # o0..o9 created; nothing passes them yet (logs:1 unheard)
     assert sum(len(pipe.held) for pipe in run.corr.pipelines.values()) == 10
+    before = [k for records in run.state.values() for k in records if "\x1fq\x1f" in k]
+    assert len(before) == 10
 
     restarted = Run()
     restarted.offsets = run.offsets
@@ -208,9 +210,31 @@ def test_held_events_survive_a_restart() -> None:
     assert restarted.fired == ["o7"]
     for partition, records in restarted.state.items():
         state.setdefault(partition, {}).update(records)
-    held = [v for records in state.values() for k, v in records.items() if "\x1fq\x1f" in k]
-    # every forwarded event (10 held across the restart, 29 after it) was held, then let go
-    assert len(held) == 39 and all(v is None for v in held)
+    held = {k: v for records in state.values() for k, v in records.items() if "\x1fq\x1f" in k}
+    # every forwarded event was held, then let go: the 10 held across the restart were
+    # written, then deleted; of the 29 after it, only those a batch ended on were written
+    assert set(before) <= set(held) and all(v is None for v in held.values())
+
+
+def test_an_event_held_and_let_go_in_one_batch_writes_no_held_record() -> None:
+    from logradar.correlation import CorrelationPipeline, CorrelationResult
+
+    pipe = CorrelationPipeline("logs.correlate:0", RULES)
+    event = LogEvent(100.0, "checkout", Level.INFO, "order created", attrs={"order_id": "o1"})
+    route = next(iter(pipe.engines))
+    pipe.hold(route, event, 0, b"o1")
+    pipe.advance(200.0, CorrelationResult())  # time passed it in the same batch
+    written = [k for k, _v in pipe.take_dirty() if "\x1fq\x1f" in k]
+    assert written == []
+    later = LogEvent(300.0, "checkout", Level.INFO, "order created", attrs={"order_id": "o2"})
+    pipe.hold(route, later, 1, b"o2")
+    assert [(k, v) for k, v in pipe.take_dirty() if "\x1fq\x1f" in k] == [
+        ("logs.correlate:0\x1fq\x1f1", {"r": "o2"})
+    ]
+    pipe.advance(400.0, CorrelationResult())  # a batch later: the written record is deleted
+    assert [(k, v) for k, v in pipe.take_dirty() if "\x1fq\x1f" in k] == [
+        ("logs.correlate:0\x1fq\x1f1", None)
+    ]
 
 
 def test_events_are_fed_in_time_order_whatever_order_they_arrive_in() -> None:
@@ -251,8 +275,10 @@ def test_past_the_cap_the_oldest_held_events_are_fed_on_and_counted() -> None:
     assert registry.get_sample_value("logradar_evictions_total", {"kind": "held"}) == 2
     engine = pipe.engines["order_id"]
     assert sorted(v for _i, v in engine.states) == ["o0", "o1"]  # fed on: waiting for payment
-    released = [k for _p, k, v in result.state if "\x1fq\x1f" in k and v is None]
-    assert released == ["corr:0\x1fq\x1f0", "corr:0\x1fq\x1f1"]
+    # o0 and o1 were held and fed on within this batch: never written, so nothing to delete
+    written = {k: v for _p, k, v in result.state if "\x1fq\x1f" in k}
+    assert sorted(written) == [f"corr:0\x1fq\x1f{i}" for i in (2, 3, 4)]
+    assert all(v is not None for v in written.values())
 
 
 def test_an_event_older_than_the_reported_time_counts_but_is_not_correlated() -> None:
