@@ -275,9 +275,14 @@ def _remember(
     wire: bytes,
     found: tuple[str, str, dict[str, Any]],
 ) -> None:
-    """Cache a decoded resource; a full cache starts over (a stream has few resources)."""
+    """Cache a decoded resource; a full cache forgets its oldest entry.
+
+    A stream usually has few resources, but a fleet of many pods can have more than the
+    cache holds; dropping one entry at a time keeps the rest, where starting over
+    would decode every resource again after each overflow.
+    """
     if len(cache) >= _RESOURCES_MAX:
-        cache.clear()
+        del cache[next(iter(cache))]
     cache[wire] = found
 
 

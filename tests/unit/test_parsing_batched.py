@@ -896,3 +896,15 @@ def test_every_wire_form_decodes_alike(
 def summary(result: LogEvent | DeadLetter) -> object:
     """Events whole; dead letters by reason (details name fields in each form's spelling)."""
     return result.reason if isinstance(result, DeadLetter) else result
+
+
+def test_a_full_resource_cache_forgets_its_oldest_entry_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logradar.parsing import batched
+
+    cache: dict[bytes, tuple[str, str, dict[str, Any]]] = {}
+    monkeypatch.setattr(batched, "_RESOURCES_MAX", 3)
+    for i in range(5):
+        batched._remember(cache, b"r%d" % i, (f"svc{i}", "", {}))
+    assert list(cache) == [b"r2", b"r3", b"r4"]
