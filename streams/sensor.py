@@ -17,11 +17,11 @@ every Faust app runs, already keeps the same figures in plain ints and dicts on
 each of those hooks. :class:`LeanPrometheusMonitor` keeps every metric, name and
 label of Faust's sensor and lets the per-message hooks do only that, plus one dict
 increment per event for the per-stream counter and one list append for the event
-runtime. :meth:`LeanPrometheusMonitor.flush`
-carries what changed into the Prometheus metrics; the ``/metrics`` page calls it
-before every scrape, and the monitor calls it when ``FLUSH_EVERY`` runtimes are
-pending (so memory stays bounded when nothing scrapes). Anything else that reads
-the registry directly must call it first.
+runtime. :meth:`LeanPrometheusMonitor.flush` carries what changed into the
+Prometheus metrics; the ``/metrics`` page calls it before every scrape, and the
+monitor calls it when ``FLUSH_EVERY`` event runtimes or send latencies are pending
+(so memory stays bounded when nothing scrapes). Anything else that reads the
+registry directly must call it first.
 
 Sends are per message too (logradar writes its outputs and state records in
 batches, ``streams/produce.py``, but tells the sensors of each message): the
@@ -48,7 +48,7 @@ from logradar.metrics import observe_all
 
 __all__ = ["FLUSH_EVERY", "LeanPrometheusMonitor", "setup_sensors"]
 
-FLUSH_EVERY = 10_000  # pending event runtimes that make the monitor flush by itself
+FLUSH_EVERY = 10_000  # pending runtimes (or send latencies) that make the monitor flush
 
 
 class LeanPrometheusMonitor(PrometheusMonitor):
