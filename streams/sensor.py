@@ -119,11 +119,7 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         if received != self._received:
             m.messages_received.inc(received - self._received)
             self._received = received
-        for topic, n in self.messages_received_by_topic.items():
-            done = self._by_topic[topic]
-            if n != done:
-                m.messages_received_per_topics.labels(topic=topic).inc(n - done)
-                self._by_topic[topic] = n
+        _carry(self.messages_received_by_topic, self._by_topic, m.messages_received_per_topics)
         for tp, offset in self.tp_read_offsets.items():
             m.messages_received_per_topics_partition.labels(
                 topic=tp.topic, partition=tp.partition
@@ -146,11 +142,7 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         if self._runtimes:
             observe_all(m.events_runtime_latency, [self.secs_to_ms(s) for s in self._runtimes])
             self._runtimes = []
-        for topic, n in self.messages_sent_by_topic.items():
-            done = self._sent_by_topic[topic]
-            if n != done:
-                m.topic_messages_sent.labels(topic=f"topic.{topic}").inc(n - done)
-                self._sent_by_topic[topic] = n
+        _carry(self.messages_sent_by_topic, self._sent_by_topic, m.topic_messages_sent, "topic.")
         if self._send_ms:
             m.total_sent_messages.inc(len(self._send_ms))
             observe_all(m.producer_send_latency, self._send_ms)
@@ -161,6 +153,14 @@ class LeanPrometheusMonitor(PrometheusMonitor):
         # and counts them from zero after: what was pending belongs to the old series.
         self.flush()
         super()._clear_partition_related_metrics()
+
+
+def _carry(counts: Counter[str], done: Counter[str], metric: Any, prefix: str = "") -> None:
+    """Add to ``metric`` (labelled by topic) what ``counts`` gained since ``done``."""
+    for topic, n in counts.items():
+        if n != done[topic]:
+            metric.labels(topic=prefix + topic).inc(n - done[topic])
+            done[topic] = n
 
 
 def setup_sensors(app: faust.App, registry: CollectorRegistry, name_prefix: str) -> None:

@@ -34,24 +34,26 @@ from streams.produce import Batch
 log = logging.getLogger(__name__)
 
 
+def _restore_consumer(**conf: Any) -> Any:
+    """A consumer for reading changelog partitions by assignment (it never commits)."""
+    from logradar.kafka import make_consumer
+
+    return make_consumer(
+        settings.bootstrap_servers, f"{settings.app_id}-restore", **settings.kafka_config(), **conf
+    )
+
+
 def changelog_ends(tps: Iterable[TP]) -> dict[TP, int]:
     """Where each changelog partition ends, as the broker reports it (blocking: run in a thread).
 
     A partition the broker does not answer for is left out.
     """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
 
     tps = list(tps)
     if not tps:
         return {}
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": f"{settings.app_id}-restore",
-            "enable.auto.commit": False,
-            **settings.kafka_config(),
-        }
-    )
+    consumer = _restore_consumer()
     ends: dict[TP, int] = {}
     try:
         for tp in tps:
@@ -128,26 +130,12 @@ def read_changelog(partition: int) -> dict[str, Any]:
     per batch, so this is quick). ``logradar_changelog_tail_records_total``
     counts the records found past the end the broker reported at assignment.
     """
-    from confluent_kafka import (
-        OFFSET_BEGINNING,
-        Consumer,
-        KafkaError,
-        KafkaException,
-        TopicPartition,
-    )
+    from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
     topic = state.changelog_topic.get_topic_name()
     # where Faust's recovery started (StateTable: the end the broker reported at assignment)
     recovered_to = app.tables.recovery.active_offsets.get(TP(topic, partition), -1)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": f"{settings.app_id}-restore",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            **settings.kafka_config(),
-        }
-    )
+    consumer = _restore_consumer(**{"enable.partition.eof": True})
     latest: dict[str, Any] = {}
     beyond = 0
     loads_key, loads_value = app.serializers.loads_key, app.serializers.loads_value
