@@ -43,6 +43,9 @@ events in the same order give the same alerts and ids.
 Throughput (timeit, one core, Python 3.11, loghub 2k samples, warmup 0, a fresh
 detector per run): 100k-180k mined events/s (BGL 101k, Hadoop 114k, Zookeeper 175k),
 i.e. 6-10 us per WARN+ event; an event below ``min_level`` is one set lookup (~0.2 us).
+A miner remembers the messages Drain matched without change and answers them again
+without Drain (see ``_Miner``): over all sixteen loghub samples, every line mined
+once, 113k messages/s with plain Drain, 182k with the shortcut (session 7).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ MESSAGE_MAX = 512  # characters of a message that are mined
 EVIDENCE_MAX_CHARS = 500
 SUMMARY_TEMPLATE_MAX = 200
 TEMPLATES_STORED_MAX = 500
+KNOWN_MAX = 4096  # remembered Drain answers per service (see _Miner)
 
 _RANK: dict[Level, int] = {
     Level.TRACE: 0,
@@ -97,13 +101,54 @@ def template_id(service: str, template: str) -> str:
 
 
 class _Miner:
-    """One service's Drain and how many events it has mined."""
+    """One service's Drain, how many events it has mined, and what Drain last said.
 
-    __slots__ = ("drain", "seen")
+    Drain's answer for a message depends only on the message and the miner's clusters
+    (their templates and the prefix tree), which change only when Drain creates a
+    cluster or widens a template. While they stay as they are, a message Drain
+    matched without change (``"none"``) matches the same cluster without change
+    again; ``known`` remembers those answers, by message as given and by masked
+    message, and :meth:`add` replays them as Drain would have (the cluster's size
+    grows and it becomes the most recently used). Any other answer forgets them all.
+    ``tests/unit/test_templates.py`` checks the answers against plain Drain.
+    """
+
+    __slots__ = ("drain", "seen", "known", "known_masked")
 
     def __init__(self, drain: Any, seen: int = 0) -> None:
         self.drain = drain
         self.seen = seen
+        self.known: dict[str, Any] = {}  # message: its cluster
+        self.known_masked: dict[str, Any] = {}  # masked message: its cluster
+
+    def add(self, message: str) -> tuple[Any, str]:
+        """``Drain.add_log_message`` of the masked ``message``: (cluster, change)."""
+        cluster = self.known.get(message)
+        if cluster is None:
+            masked = mask(message)
+            cluster = self.known_masked.get(masked)
+            if cluster is None:
+                return self._mine(message, masked)
+            self._remember(self.known, message, cluster)
+        cluster.size += 1
+        self.drain.id_to_cluster[cluster.cluster_id]  # noqa: B018 (an LRU touch, as Drain's)
+        return cluster, "none"
+
+    def _mine(self, message: str, masked: str) -> tuple[Any, str]:
+        cluster, change = self.drain.add_log_message(masked)
+        if change == "none":
+            self._remember(self.known, message, cluster)
+            self._remember(self.known_masked, masked, cluster)
+        else:
+            self.known.clear()
+            self.known_masked.clear()
+        return cluster, change
+
+    @staticmethod
+    def _remember(known: dict[str, Any], text: str, cluster: Any) -> None:
+        if len(known) >= KNOWN_MAX:
+            known.clear()
+        known[text] = cluster
 
     def to_dict(self) -> dict[str, Any]:
         clusters = list(self.drain.clusters)
@@ -202,7 +247,7 @@ class TemplateDetector:
         miner = self._miner(service)
         self.dirty.add(service)
         miner.seen += 1
-        cluster, change = miner.drain.add_log_message(mask(event.message[:MESSAGE_MAX]))
+        cluster, change = miner.add(event.message[:MESSAGE_MAX])
         if change != "cluster_created" or miner.seen <= self.warmup:
             return None
         return self._alert(event, str(cluster.get_template()))

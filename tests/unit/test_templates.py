@@ -300,3 +300,49 @@ def test_loghub_alerts_are_the_new_clusters(loghub: Path, system: str) -> None:
             r["EventId"] for r in csv.DictReader(f) if r["Level"] in {"WARN", "ERROR", "FATAL"}
         }
     assert len(truth) / 2 <= len(alerts) <= 2 * len(truth)
+
+
+def messages_of(path: Path) -> list[str]:
+    """The message of each line (the whole line where no format parses it)."""
+    out = []
+    with path.open("rb") as f:
+        for line in f:
+            parsed = parse(line, kafka_ts=2e9)
+            text = parsed.message if isinstance(parsed, LogEvent) else line.decode(errors="replace")
+            out.append(text[: tpl.MESSAGE_MAX])
+    return out
+
+
+@pytest.mark.parametrize("max_clusters", [None, 500, 8])
+def test_remembered_answers_are_drains_own(
+    loghub: Path, max_clusters: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The miner's shortcut (``_Miner.add``) answers each message exactly as plain Drain does:
+    the same cluster, change, template and size at every step, and the same clusters at the
+    end. Every loghub system, each file twice (so the second pass mostly repeats), and a
+    cluster cap of 8, whose evictions change the clusters all the time."""
+    asked = []  # the messages the miner handed to Drain
+    mine = tpl._Miner._mine
+    monkeypatch.setattr(
+        tpl._Miner, "_mine", lambda self, m, masked: asked.append(m) or mine(self, m, masked)
+    )
+    steps = 0
+    for system in sorted(p.name for p in loghub.iterdir() if p.is_dir()):
+        messages = messages_of(loghub / system / f"{system}_2k.log") * 2
+        plain = Drain(max_clusters=max_clusters, param_str="<*>")
+        miner = tpl._Miner(Drain(max_clusters=max_clusters, param_str="<*>"))
+        for message in messages:
+            want, want_change = plain.add_log_message(mask(message))
+            got, got_change = miner.add(message)
+            assert (got.cluster_id, got_change, got.log_template_tokens, got.size) == (
+                want.cluster_id,
+                want_change,
+                want.log_template_tokens,
+                want.size,
+            ), (system, message)
+            steps += 1
+        assert [(c.cluster_id, c.log_template_tokens, c.size) for c in miner.drain.clusters] == [
+            (c.cluster_id, c.log_template_tokens, c.size) for c in plain.clusters
+        ]
+    assert steps > 50_000
+    assert len(asked) < steps / 1.5  # the shortcut answered a third of the steps or more
