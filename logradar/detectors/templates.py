@@ -27,15 +27,22 @@ id as subject and the event time as incident start.
 
 State (one changelog record per service): ``{"seen": mined count, "templates":
 [[template, size], ...]}``, at most ``TEMPLATES_STORED_MAX`` templates (the largest,
-listed in creation order). :meth:`TemplateDetector.restore` rebuilds a Drain by
-feeding the stored templates back through ``add_log_message``. This approximates the
-tree the miner had: similar stored templates may merge, and a template whose early
-tokens widened to ``<*>`` now sits under the wildcard branch, so the restored miner
-is, if anything, more general. Known shapes therefore do not fire again after a
-restart; a genuinely new one still does. Drain's LRU (``max_clusters``) bounds the
-clusters of one service and an LRU over services (``max_services``) bounds the
-miners; an evicted service is reported by :meth:`take_dirty` as ``None`` (delete its
-record) and, if it comes back, warms up again.
+listed in creation order). A service's record is written when an event changes its
+templates (a cluster created or widened) and every ``SYNC_EVERY`` mined events, not
+for each event that joins a cluster unchanged: such an event changes only counts, so
+a restart can find ``seen`` up to ``SYNC_EVERY - 1`` behind (a warm-up that long
+again at most) and the sizes behind (they only rank templates when more than
+``TEMPLATES_STORED_MAX`` are stored), never a template missing. Writing the whole
+list for every such event cost more than mining it.
+
+:meth:`TemplateDetector.restore` rebuilds a Drain by feeding the stored templates back
+through ``add_log_message``. This approximates the tree the miner had: similar stored
+templates may merge, and a template whose early tokens widened to ``<*>`` now sits
+under the wildcard branch, so the restored miner is, if anything, more general. Known
+shapes therefore do not fire again after a restart; a genuinely new one still does.
+Drain's LRU (``max_clusters``) bounds the clusters of one service and an LRU over
+services (``max_services``) bounds the miners; an evicted service is reported by
+:meth:`take_dirty` as ``None`` (delete its record) and, if it comes back, warms up again.
 
 Deterministic: Drain's clustering depends only on the input order, so the same
 events in the same order give the same alerts and ids.
@@ -69,6 +76,7 @@ EVIDENCE_MAX_CHARS = 500
 SUMMARY_TEMPLATE_MAX = 200
 TEMPLATES_STORED_MAX = 500
 KNOWN_MAX = 4096  # remembered Drain answers per service (see _Miner)
+SYNC_EVERY = 100  # a service's state is written at least every this many mined events
 
 _RANK: dict[Level, int] = {
     Level.TRACE: 0,
@@ -245,10 +253,12 @@ class TemplateDetector:
             return None
         service = event.service
         miner = self._miner(service)
-        self.dirty.add(service)
         miner.seen += 1
         cluster, change = miner.add(event.message[:MESSAGE_MAX])
-        if change != "cluster_created" or miner.seen <= self.warmup:
+        seen = miner.seen
+        if change != "none" or not seen % SYNC_EVERY:
+            self.dirty.add(service)
+        if change != "cluster_created" or seen <= self.warmup:
             return None
         return self._alert(event, str(cluster.get_template()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from drain3.drain import Drain  # type: ignore[import-untyped]
@@ -346,3 +347,46 @@ def test_remembered_answers_are_drains_own(
         ]
     assert steps > 50_000
     assert len(asked) < steps / 1.5  # the shortcut answered a third of the steps or more
+
+
+def test_state_is_written_when_templates_change_and_every_sync_events() -> None:
+    det = TemplateDetector(warmup=5)
+    for e in warm(5):  # five new clusters: each is written
+        det.on_event(e)
+        assert [s for s, _ in det.take_dirty()] == ["checkout"]
+    # an event that joins an unchanged cluster writes nothing (in warm-up or after) ...
+    det.on_event(ev("Disk 77 is almost full"))
+    assert det.take_dirty() == []
+    # ... one that widens a template or makes a new one does
+    det.on_event(ev("Disk 78 is nearly full"))
+    ((_, data),) = det.take_dirty()
+    assert data is not None and "Disk <*> is <*> full" in dict(data["templates"])
+    det.on_event(ev("Inventory reservation 42 expired"))
+    assert [s for s, _ in det.take_dirty()] == ["checkout"]
+    # and the counts catch up every SYNC_EVERY mined events
+    seen = det.miners["checkout"].seen
+    for i in range(seen, tpl.SYNC_EVERY - 1):
+        det.on_event(ev(f"Disk {i} is almost full"))
+    assert det.take_dirty() == []
+    det.on_event(ev("Disk 9 is almost full"))
+    ((_, synced),) = det.take_dirty()
+    assert synced is not None and synced["seen"] == tpl.SYNC_EVERY
+
+
+def test_a_restart_between_syncs_lengthens_the_warm_up_by_less_than_sync_every() -> None:
+    det = TemplateDetector(warmup=150)
+    changelog: dict[str, dict[str, Any] | None] = {}
+    for e in warm(tpl.SYNC_EVERY + 40):  # written at SYNC_EVERY; 40 more since
+        det.on_event(e)
+        changelog.update(det.take_dirty())  # as the pipeline does after each batch
+    fresh = TemplateDetector(warmup=150)
+    for service, data in changelog.items():
+        assert data is not None
+        fresh.restore(service, data)
+    stored = fresh.miners["checkout"].seen
+    assert stored == tpl.SYNC_EVERY
+    # the live miner is out of warm-up after 10 more events; the restored one after 50
+    assert det.on_event(ev("Inventory reservation 1 expired")) is None  # seen 141
+    for i in range(150 - stored):  # seen reaches the warm-up, 150
+        assert fresh.on_event(ev(f"Disk {i} is almost full")) is None
+    assert fresh.on_event(ev("Inventory reservation 2 expired")) is not None
