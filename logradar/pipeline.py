@@ -19,7 +19,7 @@ from logradar.alerts import Alert
 from logradar.detectors.anomaly import AnomalyDetector
 from logradar.detectors.burst import BurstDetector
 from logradar.detectors.config import DetectorConfigs
-from logradar.detectors.rate import RateDetector
+from logradar.detectors.rate import NEVER, RateDetector
 from logradar.model import LogEvent
 from logradar.windows import (
     COUNTED,
@@ -32,6 +32,7 @@ from logradar.windows import (
 )
 
 SEP = "\x1f"
+_NO_LEVELS: frozenset[str] = frozenset()
 META, WINDOW = "m", "w"
 # Prefixes of each detector's state records (after "<tp>\x1f").
 BURST, TEMPLATES, ANOMALY, RATE = "b", "t", "a", "r"
@@ -68,6 +69,7 @@ class PartitionPipeline:
         "_meta_dirty",
         "_parts",
         "_deleted",
+        "_burst_levels",
     )
 
     def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
@@ -95,6 +97,7 @@ class PartitionPipeline:
         self.alerts: list[Alert] = []
         self._meta_dirty = False
         self._deleted: list[str] = []
+        self._burst_levels: dict[str, frozenset[str]] = {}  # service: levels its bursts count
 
     def is_replay(self, offset: int) -> bool:
         """True when the persisted state already includes the record at ``offset``."""
@@ -108,27 +111,55 @@ class PartitionPipeline:
 
     def process(self, event: LogEvent, offset: int = -1) -> int:
         """Count one event; COUNTED, LATE or REPLAYED. Firing alerts collect in ``alerts``."""
+        counted: list[LogEvent] = []
+        if self.process_many((event,), offset, counted):
+            return LATE
+        return COUNTED if counted else REPLAYED
+
+    def process_many(self, events: Iterable[LogEvent], offset: int, counted: list[LogEvent]) -> int:
+        """Count the events of one source record (at ``offset``), in order.
+
+        Appends those COUNTED to ``counted`` and returns how many were LATE; the rest
+        were REPLAYED (their window records include them already). Firing alerts
+        collect in ``alerts``. A replayed event still goes to the burst detector,
+        whose record may not include it (the records of one batch can reach the
+        changelog apart; the detector skips offsets it has) and to the rate detector
+        (idempotent); only counted events are mined for templates.
+        """
         self.skip(offset)
-        status = self.windows.add(event.ts, event.service, event.level, offset)
-        if status == LATE:
-            return status
-        # A replayed event (its window record already includes it) still goes to the
-        # burst detector, whose record may not: the records of one batch can reach the
-        # changelog apart. The burst detector skips offsets it has; rate is idempotent.
-        alert = self.burst.on_event(event.ts, event.service, event.level, event.message, offset)
-        if alert is not None:
-            self.alerts.append(alert)
+        add = self.windows.add
+        burst = self.burst
+        burst_levels = self._burst_levels
         rate = self.rate
-        if rate is not None:
-            rate.on_event(event.ts, event.service)
-        if status != COUNTED:
-            return status
+        newest = rate.newest if rate is not None else None
         templates = self.templates
-        if templates is not None and event.level in templates.levels:
-            alert = templates.on_event(event)
-            if alert is not None:
-                self.alerts.append(alert)
-        return COUNTED
+        mined = templates.levels if templates is not None else _NO_LEVELS
+        alerts = self.alerts
+        late = 0
+        for event in events:
+            ts, service, level = event.ts, event.service, event.level
+            status = add(ts, service, level, offset)
+            if status == LATE:
+                late += 1
+                continue
+            levels = burst_levels.get(service)
+            if levels is None:
+                cfg = burst.config_for(service)
+                levels = burst_levels[service] = cfg.levels if cfg.enabled else _NO_LEVELS
+            if level in levels:
+                alert = burst.on_event(ts, service, level, event.message, offset)
+                if alert is not None:
+                    alerts.append(alert)
+            if newest is not None and ts > newest.get(service, NEVER):  # rate.on_event, inline
+                newest[service] = ts
+            if status != COUNTED:
+                continue
+            if level in mined:
+                alert = templates.on_event(event)  # type: ignore[union-attr]
+                if alert is not None:
+                    alerts.append(alert)
+            counted.append(event)
+        return late
 
     def close_due(self) -> Closed:
         """Close the windows the watermark has passed; hand out pending alerts."""

@@ -10,6 +10,7 @@ persisted records are returned with the changelog partition they belong on
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -283,9 +284,8 @@ class Processor(_Owned):
         """
         result = BatchResult()
         touched: dict[str, PartitionPipeline] = {}
-        per_key: dict[tuple[str, str], int] = {}
+        counted: list[LogEvent] = []
         metrics = self.metrics
-        lags: list[float] = []  # observed once per batch: see observe_all
         now = self.clock()
         late = replayed = too_late = 0
         route = self.router.routes if self.router.active else None
@@ -305,21 +305,24 @@ class Processor(_Owned):
             events = (
                 self._parsed(rec, result) if parsed is None else self._given(rec, parsed[i], result)
             )
+            if route is None:
+                before = len(counted)
+                late_now = pipe.process_many(events, rec.offset, counted)
+                late += late_now
+                replayed += len(events) - late_now - (len(counted) - before)
+                continue
             for event in events:
                 status = pipe.process(event, rec.offset)
                 if status == COUNTED:
-                    k = (event.service, event.level)
-                    per_key[k] = per_key.get(k, 0) + 1
-                    lags.append(now - event.ts)
-                    if route is not None:
-                        copies = route(event)
-                        # late for correlation: older than the time this partition has
-                        # already reported (its watermark less the grace; see _tick)
-                        wm = pipe.windows.watermark  # set: the event just counted
-                        if copies and wm is not None and event.ts < wm - grace:
-                            too_late += 1
-                        else:
-                            result.forward.extend(copies)
+                    counted.append(event)
+                    copies = route(event)
+                    # late for correlation: older than the time this partition has
+                    # already reported (its watermark less the grace; see _tick)
+                    wm = pipe.windows.watermark  # set: the event just counted
+                    if copies and wm is not None and event.ts < wm - grace:
+                        too_late += 1
+                    else:
+                        result.forward.extend(copies)
                 elif status == LATE:
                     late += 1
                 else:
@@ -332,8 +335,8 @@ class Processor(_Owned):
             self._tick(result)
         self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
-        metrics.count_events(per_key)
-        observe_all(metrics.event_lag, lags)
+        metrics.count_events(Counter([(e.service, e.level) for e in counted]))
+        observe_all(metrics.event_lag, [now - e.ts for e in counted])  # once a batch: see there
         if late:
             metrics.late_events.inc(late)
         if too_late:

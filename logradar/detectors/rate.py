@@ -152,7 +152,7 @@ def _clock(ts: float) -> str:
 class RateDetector:
     """Per-service volume drops, spikes and silences for one source partition."""
 
-    __slots__ = ("config_for", "window_s", "max_services", "states", "dirty", "evicted", "_seen")
+    __slots__ = ("config_for", "window_s", "max_services", "states", "dirty", "evicted", "newest")
 
     def __init__(
         self,
@@ -168,18 +168,18 @@ class RateDetector:
         self.states: dict[str, RateState] = {}
         self.dirty: set[str] = set()
         self.evicted = 0
-        self._seen: dict[str, float] = {}  # newest event time per service since the last sync
+        self.newest: dict[str, float] = {}  # newest event time per service since the last sync
 
     # -- per event -------------------------------------------------------
     def on_event(self, ts: float, service: str) -> None:
         """Record that ``service`` had an event at ``ts`` (cheap: one dict update)."""
-        seen = self._seen
+        seen = self.newest
         if ts > seen.get(service, NEVER):
             seen[service] = ts
 
     def _sync(self, alerts: list[Alert]) -> None:
         """Move recorded event times into the states; resolve the silences they end."""
-        pending, self._seen = self._seen, {}
+        pending, self.newest = self.newest, {}
         for service, when in pending.items():
             ts = float(when)
             state = self.states.get(service)
