@@ -10,7 +10,6 @@ persisted records are returned with the changelog partition they belong on
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -284,7 +283,8 @@ class Processor(_Owned):
         """
         result = BatchResult()
         touched: dict[str, PartitionPipeline] = {}
-        counted: list[LogEvent] = []
+        per_key: dict[tuple[str, str], int] = {}  # counted events
+        times: list[float] = []  # and their times
         metrics = self.metrics
         now = self.clock()
         late = replayed = too_late = 0
@@ -306,15 +306,17 @@ class Processor(_Owned):
                 self._parsed(rec, result) if parsed is None else self._given(rec, parsed[i], result)
             )
             if route is None:
-                before = len(counted)
-                late_now = pipe.process_many(events, rec.offset, counted)
+                before = len(times)
+                late_now = pipe.process_many(events, rec.offset, per_key, times)
                 late += late_now
-                replayed += len(events) - late_now - (len(counted) - before)
+                replayed += len(events) - late_now - (len(times) - before)
                 continue
             for event in events:
                 status = pipe.process(event, rec.offset)
                 if status == COUNTED:
-                    counted.append(event)
+                    k = (event.service, event.level)
+                    per_key[k] = per_key.get(k, 0) + 1
+                    times.append(event.ts)
                     copies = route(event)
                     # late for correlation: older than the time this partition has
                     # already reported (its watermark less the grace; see _tick)
@@ -335,8 +337,8 @@ class Processor(_Owned):
             self._tick(result)
         self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
-        metrics.count_events(Counter([(e.service, e.level) for e in counted]))
-        observe_all(metrics.event_lag, [now - e.ts for e in counted])  # once a batch: see there
+        metrics.count_events(per_key)
+        observe_all(metrics.event_lag, [now - ts for ts in times])  # once a batch: see there
         if late:
             metrics.late_events.inc(late)
         if too_late:

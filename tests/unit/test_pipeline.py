@@ -8,6 +8,7 @@ wrote) and must report the same statuses, alerts, closed windows and state recor
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from hypothesis import given, settings
@@ -72,9 +73,12 @@ def feed(
     rules: set[str] = set()
     for offset, rec in enumerate(recs[first:], start=first):
         statuses = [one.process(e, offset) for e in rec]
-        counted: list[LogEvent] = []
-        assert many.process_many(rec, offset, counted) == statuses.count(LATE)
-        assert counted == [e for e, s in zip(rec, statuses, strict=True) if s == COUNTED]
+        per_key: dict[tuple[str, str], int] = {}
+        times: list[float] = []
+        assert many.process_many(rec, offset, per_key, times) == statuses.count(LATE)
+        counted = [e for e, s in zip(rec, statuses, strict=True) if s == COUNTED]
+        assert times == [e.ts for e in counted]
+        assert per_key == Counter((e.service, e.level) for e in counted)
         late += statuses.count(LATE)
         if offset % 4 == 3 or offset == len(recs) - 1:  # a batch ends
             counts, alerts = closed(one.close_due())
@@ -109,7 +113,8 @@ def test_the_example_covers_late_events_replays_bursts_and_new_templates() -> No
     assert {"error_burst", "new_template"} <= rules
     one, many = fresh(state), fresh(state)
     last = len(recs) - 1
-    counted: list[LogEvent] = []
-    assert many.process_many(recs[last], last, counted) == 0
-    assert counted == []  # its offset is in the state: replayed
+    per_key: dict[tuple[str, str], int] = {}
+    times: list[float] = []
+    assert many.process_many(recs[last], last, per_key, times) == 0
+    assert times == [] and per_key == {}  # its offset is in the state: replayed
     assert {one.process(e, last) for e in recs[last]} == {REPLAYED}
