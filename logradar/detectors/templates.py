@@ -75,7 +75,7 @@ MESSAGE_MAX = 512  # characters of a message that are mined
 EVIDENCE_MAX_CHARS = 500
 SUMMARY_TEMPLATE_MAX = 200
 TEMPLATES_STORED_MAX = 500
-KNOWN_MAX = 4096  # remembered Drain answers per service (see _Miner)
+KNOWN_MAX = 512  # remembered Drain answers per service, by message and masked (see _Miner)
 SYNC_EVERY = 100  # a service's state is written at least every this many mined events
 
 _RANK: dict[Level, int] = {
@@ -117,7 +117,9 @@ class _Miner:
     matched without change (``"none"``) matches the same cluster without change
     again; ``known`` remembers those answers, by message as given and by masked
     message, and :meth:`add` replays them as Drain would have (the cluster's size
-    grows and it becomes the most recently used). Any other answer forgets them all.
+    grows and it becomes the most recently used). Any other answer forgets them all, as
+    does a full memo (``KNOWN_MAX`` each): 4,096 held ~27 MB more over the bench's
+    1,000,000 events (20 services in 4 partitions) for 4% more speed over loghub.
     ``tests/unit/test_templates.py`` checks the answers against plain Drain.
     """
 
