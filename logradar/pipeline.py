@@ -10,7 +10,7 @@ recognised and skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from math import floor
 from typing import Any, Protocol
@@ -122,6 +122,7 @@ class PartitionPipeline:
         offset: int,
         per_key: dict[tuple[str, str], int],
         times: list[float],
+        counted: Callable[[LogEvent], None] | None = None,
     ) -> int:
         """Count the events of one source record (at ``offset``), in order.
 
@@ -133,7 +134,8 @@ class PartitionPipeline:
         collect in ``alerts``. A replayed event still goes to the burst detector,
         whose record may not include it (the records of one batch can reach the
         changelog apart; the detector skips offsets it has) and to the rate detector
-        (idempotent); only counted events are mined for templates.
+        (idempotent); only counted events are mined for templates. ``counted``, when
+        given, is called with each counted event as soon as it is counted.
         """
         self.skip(offset)
         add = self.windows.add
@@ -170,6 +172,8 @@ class PartitionPipeline:
             key = (service, level)
             per_key[key] = per_key.get(key, 0) + 1
             times.append(ts)
+            if counted is not None:
+                counted(event)
         return late
 
     def close_due(self) -> Closed:

@@ -28,7 +28,7 @@ from logradar.metrics import Metrics, observe_all
 from logradar.model import DeadLetter, DeadReason, LogEvent, dead_letter_record
 from logradar.parsing import parse
 from logradar.parsing.batched import parse_batch
-from logradar.pipeline import COUNTED, LATE, Closed, PartitionPipeline
+from logradar.pipeline import Closed, PartitionPipeline
 from logradar.rules import Rules, default_rules
 from logradar.settings import Settings
 from logradar.windows import WindowCount, WindowSpec
@@ -144,6 +144,39 @@ class _Owned:
             tp = tp_name(topic, partition)
             self.pipelines.pop(tp, None)
             self.last_seen.pop(tp, None)
+
+
+class _Forward:
+    """What a batch forwards to the correlation topic: each counted event's routed copies.
+
+    An event older than the time its partition has already reported (the watermark,
+    just moved by the event, less the grace; see ``Processor._tick``) is late for
+    correlation: it still counts, but is not forwarded.
+    """
+
+    __slots__ = ("routes", "grace", "out", "too_late", "pipe")
+
+    def __init__(
+        self,
+        routes: Callable[[LogEvent], list[tuple[bytes, bytes]]],
+        grace: float,
+        out: list[tuple[bytes, bytes]],
+    ) -> None:
+        self.routes = routes
+        self.grace = grace
+        self.out = out
+        self.too_late = 0
+        self.pipe: PartitionPipeline | None = None  # the pipeline counting the events
+
+    def __call__(self, event: LogEvent) -> None:
+        copies = self.routes(event)
+        if not copies:
+            return
+        wm = self.pipe.windows.watermark if self.pipe is not None else None
+        if wm is not None and event.ts < wm - self.grace:
+            self.too_late += 1
+        else:
+            self.out.extend(copies)
 
 
 class Processor(_Owned):
@@ -288,8 +321,11 @@ class Processor(_Owned):
         metrics = self.metrics
         now = self.clock()
         late = replayed = too_late = 0
-        route = self.router.routes if self.router.active else None
-        grace = self.settings.grace_s
+        forward = (
+            _Forward(self.router.routes, self.settings.grace_s, result.forward)
+            if self.router.active
+            else None
+        )
         for i, rec in enumerate(records):
             tp = tp_name(rec.topic, rec.partition)
             pipe = touched.get(tp) or self.pipeline(rec.topic, rec.partition)
@@ -305,35 +341,18 @@ class Processor(_Owned):
             events = (
                 self._parsed(rec, result) if parsed is None else self._given(rec, parsed[i], result)
             )
-            if route is None:
-                before = len(times)
-                late_now = pipe.process_many(events, rec.offset, per_key, times)
-                late += late_now
-                replayed += len(events) - late_now - (len(times) - before)
-                continue
-            for event in events:
-                status = pipe.process(event, rec.offset)
-                if status == COUNTED:
-                    k = (event.service, event.level)
-                    per_key[k] = per_key.get(k, 0) + 1
-                    times.append(event.ts)
-                    copies = route(event)
-                    # late for correlation: older than the time this partition has
-                    # already reported (its watermark less the grace; see _tick)
-                    wm = pipe.windows.watermark  # set: the event just counted
-                    if copies and wm is not None and event.ts < wm - grace:
-                        too_late += 1
-                    else:
-                        result.forward.extend(copies)
-                elif status == LATE:
-                    late += 1
-                else:
-                    replayed += 1
+            if forward is not None:
+                forward.pipe = pipe
+            before = len(times)
+            late_now = pipe.process_many(events, rec.offset, per_key, times, forward)
+            late += late_now
+            replayed += len(events) - late_now - (len(times) - before)
         for tp, pipe in touched.items():
             self.last_seen[tp] = now
             result.add_closed(pipe.close_due())
         self._idle_told.difference_update(touched)
-        if route is not None:
+        if forward is not None:
+            too_late = forward.too_late
             self._tick(result)
         self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
