@@ -320,7 +320,7 @@ class Processor(_Owned):
         times: list[float] = []  # and their times
         metrics = self.metrics
         now = self.clock()
-        late = replayed = too_late = 0
+        late = replayed = 0
         forward = (
             _Forward(self.router.routes, self.settings.grace_s, result.forward)
             if self.router.active
@@ -352,7 +352,6 @@ class Processor(_Owned):
             result.add_closed(pipe.close_due())
         self._idle_told.difference_update(touched)
         if forward is not None:
-            too_late = forward.too_late
             self._tick(result)
         self._check_silence(self._event_now(), result, touched)
         self._finish(result, touched)
@@ -360,8 +359,8 @@ class Processor(_Owned):
         observe_all(metrics.event_lag, [now - ts for ts in times])  # once a batch: see there
         if late:
             metrics.late_events.inc(late)
-        if too_late:
-            metrics.correlation_late.inc(too_late)
+        if forward is not None and forward.too_late:
+            metrics.correlation_late.inc(forward.too_late)
         if replayed:
             metrics.duplicates.inc(replayed)
         return result
