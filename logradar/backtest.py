@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from prometheus_client import CollectorRegistry
 
+from logradar.gctune import restore_threshold, set_young_threshold
 from logradar.metrics import Metrics
 from logradar.model import DeadLetter, LogEvent
 from logradar.parsing import parse
@@ -247,6 +248,8 @@ def backtest(
     bar = FileProgress("backtest", progress, total_bytes)
     keyer = _Keyer(jobs, formats, n, size, keep=once)
     started = time.perf_counter()
+    # a batch's objects outlive CPython's default young threshold: see logradar.gctune
+    gc_was = set_young_threshold(settings.gc_young_threshold)
     try:
         for path, mtime in zip(files, mtimes, strict=True):
             bar.describe(path.name)
@@ -270,6 +273,7 @@ def backtest(
     finally:
         keyer.close()
         bar.stop(result.events)
+        restore_threshold(gc_was)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -343,6 +343,7 @@ def worker(
 ) -> None:
     """Run a logradar worker: consume the input topics, emit counts, alerts and metrics."""
     settings = _settings()
+    from logradar.gctune import set_young_threshold
     from logradar.kafka import TopicLayoutError, prepare_topics, wait_for_broker
     from logradar.rules import RulesError, load_rules
 
@@ -377,6 +378,7 @@ def worker(
     from streams.app import app as faust_app
 
     load_modules(("tables", "agents"))
+    set_young_threshold(settings.gc_young_threshold)  # see logradar/gctune.py
     print(
         f"logradar worker {settings.app_id}: {','.join(settings.input_topics)} on "
         f"{settings.broker}; metrics at http://{settings.web_bind}:{settings.web_port}/metrics",

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from logradar.gctune import YOUNG_THRESHOLD
+
 ENCODINGS = ("line", "ndjson", "otlp_json", "otlp_proto")
 
 
@@ -72,6 +74,14 @@ class Settings(BaseSettings):
         4 * 1024 * 1024,
         ge=1024,
         description="Most bytes one fetch returns per partition (Faust's default: 1 MiB).",
+    )
+    gc_young_threshold: int = Field(
+        YOUNG_THRESHOLD,
+        ge=0,
+        description=(
+            "Allocations between the garbage collector's young-generation passes in a "
+            "worker or backtest (CPython's default: 700; 0 leaves the interpreter's)."
+        ),
     )
     topic_partitions: int = Field(4, gt=0, description="Partitions of topics logradar creates.")
     max_record_bytes: int = Field(

@@ -8,6 +8,7 @@ each scenario injected (:func:`logradar.generate.incidents`).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from pathlib import Path
@@ -28,7 +29,7 @@ from logradar.generate import (
     service_names,
     write_lines,
 )
-from logradar.rules import TemplateRule, load_rules, parse_rules
+from logradar.rules import TemplateRule, default_rules, load_rules, parse_rules
 from logradar.settings import Settings
 from tests.integration.harness import BURST_ONLY_RULES
 from tests.integration.test_pipeline import scenario
@@ -314,3 +315,28 @@ def test_backtest_refuses_an_invalid_rules_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["backtest", str(path), "--rules", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}:1: patterns.0" in result.stderr
+
+
+# --------------------------------------------------------------------------- gc threshold
+
+
+def test_runs_with_the_young_gc_threshold_and_puts_the_interpreters_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, burst_records()[:500])
+    seen: list[int] = []
+    source = _Feeder.source
+
+    def spy(self: _Feeder, *args: Any) -> None:
+        seen.append(gc.get_threshold()[0])
+        source(self, *args)
+
+    monkeypatch.setattr(_Feeder, "source", spy)
+    before = gc.get_threshold()
+    settings = Settings(gc_young_threshold=before[0] + 12_345)
+    backtest([path], settings=settings, rules=parse_rules(BURST_ONLY_RULES), jobs=0)
+    assert seen and set(seen) == {before[0] + 12_345}
+    assert gc.get_threshold() == before
+    seen.clear()
+    backtest([path], settings=Settings(gc_young_threshold=0), rules=default_rules(), jobs=0)
+    assert seen and set(seen) == {before[0]}  # 0: the interpreter's own
