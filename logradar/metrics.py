@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections import Counter as Tally
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -183,17 +184,31 @@ def observe_all(histogram: Histogram, amounts: list[float]) -> None:
     unlabelled histogram, no exemplars), checked against observe() by the unit tests.
     The sum is added once, so it may differ from adding one by one in the last bits.
     Amounts that are not all finite (never event lags) go one by one, so that NaN
-    stays out of every bucket as observe() keeps it.
+    stays out of every bucket as observe() keeps it. So do all amounts when the
+    histogram lacks those internals (another prometheus_client version): slower, the
+    same figures.
     """
     if not amounts:
         return
     total = sum(amounts)
-    if not math.isfinite(total):
+    internals = _internals(histogram) if math.isfinite(total) else None
+    if internals is None:
         for amount in amounts:
             histogram.observe(amount)
         return
-    bounds = histogram._upper_bounds  # ascending, the last one +Inf
-    buckets = histogram._buckets
+    bounds, buckets, sum_ = internals
     for index, count in Tally(bisect_left(bounds, a) for a in amounts).items():
         buckets[index].inc(count)  # the first bucket with amount <= bound, as observe()
-    histogram._sum.inc(total)
+    sum_.inc(total)
+
+
+def _internals(histogram: Histogram) -> tuple[Sequence[float], Sequence[Any], Any] | None:
+    """An unlabelled histogram's bounds (ascending, the last +Inf), buckets and sum; None
+    when this prometheus_client keeps them otherwise."""
+    try:
+        bounds, buckets, sum_ = histogram._upper_bounds, histogram._buckets, histogram._sum
+    except AttributeError:
+        return None
+    if len(bounds) != len(buckets) or not bounds or bounds[-1] != math.inf:
+        return None
+    return bounds, buckets, sum_

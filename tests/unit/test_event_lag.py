@@ -114,3 +114,33 @@ def test_a_processed_batch_observes_the_lag_of_each_counted_event() -> None:
         name.replace("lag_seconds", "logradar_event_lag_seconds"): v for name, v in want.items()
     }
     assert got["logradar_event_lag_seconds_count"] == 200
+
+
+class PublicOnly:
+    """A histogram with observe() and none of prometheus_client's internals."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def observe(self, amount: float) -> None:
+        self.seen.append(amount)
+
+
+def test_a_histogram_without_the_internals_is_observed_one_by_one() -> None:
+    hist = PublicOnly()
+    observe_all(hist, [0.5, 2.0, 0.5])  # type: ignore[arg-type]
+    assert hist.seen == [0.5, 2.0, 0.5]
+
+
+class Mismatched(PublicOnly):
+    """Internals by the same names that do not mean what observe_all expects."""
+
+    _upper_bounds = (1.0, 5.0)  # no +Inf
+    _buckets = ()
+    _sum = None
+
+
+def test_a_histogram_whose_internals_do_not_line_up_is_observed_one_by_one() -> None:
+    hist = Mismatched()
+    observe_all(hist, [0.25, 7.5])  # type: ignore[arg-type]
+    assert hist.seen == [0.25, 7.5]
