@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from logradar.model import DeadReason
 
@@ -63,6 +71,18 @@ class LabelCap:
             return OTHER
         self.seen.add(value)
         return value
+
+
+def add_process_collectors(registry: CollectorRegistry) -> None:
+    """The series prometheus_client's default registry carries, on ``registry``.
+
+    ``process_*`` (resident memory, CPU seconds, open files; Linux), ``python_gc_*``
+    (collections and objects collected per generation: see
+    ``LOGRADAR_GC_YOUNG_THRESHOLD``) and ``python_info``.
+    """
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)
 
 
 @dataclass(frozen=True)

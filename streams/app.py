@@ -12,7 +12,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from logradar.metrics import Metrics
+from logradar.metrics import Metrics, add_process_collectors
 from logradar.settings import Settings, get_settings
 from streams.sensor import setup_sensors
 
@@ -132,4 +132,5 @@ settings = get_settings()
 app = create_app(settings)
 registry = CollectorRegistry()
 metrics = Metrics.create(registry, settings.max_service_labels)
+add_process_collectors(registry)
 setup_sensors(app, registry, name_prefix="faust")

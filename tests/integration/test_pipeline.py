@@ -127,6 +127,9 @@ def test_one_worker_counts_exactly(broker: Any, unique: str, tmp_path: Path) -> 
         assert metric_value(text, "logradar_late_events_total") == late
         assert metric_value(text, "logradar_alerts_total", {"state": "firing"}) == 1
         assert "faust_" in text  # Faust's own sensors share the endpoint
+        # and the process's own series, as on prometheus_client's default registry
+        assert metric_value(text, "process_resident_memory_bytes") > 1 << 20
+        assert metric_value(text, "python_gc_collections_total", {"generation": "0"}) > 0
         # closed windows delete their keys: as tombstones, which compaction drops
         values = [m.value() for m in read_all(broker.bootstrap, f"lr-{unique}-state-changelog")]
         assert None in values and b"null" not in values

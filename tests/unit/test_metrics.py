@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from logradar.metrics import OTHER, LabelCap, Metrics
+from logradar.metrics import OTHER, LabelCap, Metrics, add_process_collectors
 
 
 def test_service_label_cap_admits_the_first_n_and_folds_the_rest() -> None:
@@ -63,3 +63,15 @@ def test_metric_names_follow_prometheus_conventions() -> None:
         "logradar_batch_seconds": "histogram",
         "logradar_output_seconds": "histogram",
     }
+
+
+def test_the_process_and_gc_series_are_on_the_given_registry() -> None:
+    registry = CollectorRegistry()
+    add_process_collectors(registry)
+    names = {metric.name for metric in registry.collect()}
+    assert {"process_resident_memory_bytes", "process_cpu_seconds", "python_info"} <= names
+    assert "python_gc_collections" in names  # per generation
+    rss = registry.get_sample_value("process_resident_memory_bytes")
+    assert rss is not None and rss > 1 << 20
+    young = registry.get_sample_value("python_gc_collections_total", {"generation": "0"})
+    assert young is not None and young >= 0
