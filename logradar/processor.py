@@ -198,6 +198,9 @@ class Processor(_Owned):
         self.rules = rules if rules is not None else default_rules()
         self.detectors = DetectorConfigs(self.rules)
         self.router = Router(self.rules)
+        # only pattern and session rules read an event's attrs; without them, batched
+        # decoders skip building them (parse_batch's ``attrs``)
+        self.reads_attrs = bool(self.rules.patterns or self.rules.sessions)
         self._ticked: dict[str, float] = {}
         self._idle_told: set[str] = set()  # source partitions whose idle tick went out
         self._silence_at: float | None = None
@@ -293,7 +296,12 @@ class Processor(_Owned):
             return [one]
         events: list[LogEvent] = []
         many = parse_batch(
-            value, encoding=encoding, key=rec.key, kafka_ts=rec.timestamp, formats=formats
+            value,
+            encoding=encoding,
+            key=rec.key,
+            kafka_ts=rec.timestamp,
+            formats=formats,
+            attrs=self.reads_attrs,
         )
         for i, item in enumerate(many):
             if isinstance(item, DeadLetter):

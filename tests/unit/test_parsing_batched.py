@@ -9,6 +9,7 @@ enum names); and the same with the proto field names.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -891,6 +892,41 @@ def test_every_wire_form_decodes_alike(
     assert len(expected) == len(records)
     for got in results.values():
         assert [summary(r) for r in got] == [summary(r) for r in expected]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(SDK_RECORD, min_size=1, max_size=5), key=st.none() | st.just(b"k"))
+def test_without_attrs_the_same_events_with_empty_attrs(
+    records: Sequence[ReadableLogRecord], key: bytes | None
+) -> None:
+    """``attrs=False``: every event as with attrs, its ``attrs`` empty; every dead letter
+    the same, except one whose only fault was in attributes no longer read."""
+    req = request(*records)
+    for encoding, write in WIRE.values():
+        value = write(req)
+        full = parse_batch(value, encoding=encoding, key=key, kafka_ts=KAFKA)
+        bare = parse_batch(value, encoding=encoding, key=key, kafka_ts=KAFKA, attrs=False)
+        check(bare)
+        assert len(bare) == len(full)
+        for with_attrs, without in zip(full, bare, strict=True):
+            if isinstance(with_attrs, LogEvent):
+                assert without == dataclasses.replace(with_attrs, attrs={})
+            elif isinstance(without, LogEvent):
+                assert "nested more than" in with_attrs.detail, with_attrs
+                assert without.attrs == {}
+            else:
+                assert without == with_attrs
+
+
+def test_without_attrs_deep_attributes_do_not_dead_letter(
+    decode: Callable[..., Result],
+) -> None:
+    deep = log(body="ok", attributes={"k": nested(MAX_DEPTH + 1)})
+    assert isinstance(decode(request(deep))[0], DeadLetter)
+    got = decode(request(deep), attrs=False)
+    assert got == [LogEvent(T0, "checkout", Level.UNKNOWN, "ok", "node-1", {})]
+    too_deep_body = log(body=nested(MAX_DEPTH + 1))
+    assert isinstance(decode(request(too_deep_body), attrs=False)[0], DeadLetter)
 
 
 def summary(result: LogEvent | DeadLetter) -> object:

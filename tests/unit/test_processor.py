@@ -197,3 +197,57 @@ def test_quiet_partitions_are_those_without_a_record_for_a_while() -> None:
     wall[0] += 15
     assert proc.quiet(30) == [("logs", 0, 1)]
     assert sorted(proc.quiet(10)) == [("logs", 0, 1), ("logs", 1, 6)]
+
+
+def otlp_request(user: str) -> bytes:
+    """One OTLP protobuf request: a login failure by ``user`` at START."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    req = ExportLogsServiceRequest()
+    resource_logs = req.resource_logs.add()
+    resource_logs.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value="auth"))
+    )
+    rec = resource_logs.scope_logs.add().log_records.add()
+    rec.time_unix_nano = START * 10**9
+    rec.severity_number = 13  # WARN
+    rec.body.string_value = "login failed"
+    rec.attributes.append(KeyValue(key="user", value=AnyValue(string_value=user)))
+    return bytes(req.SerializeToString())
+
+
+def test_otlp_attributes_are_read_only_when_a_pattern_or_session_rule_can_use_them() -> None:
+    from logradar.correlation import decode_forwarded
+    from logradar.rules import parse_rules
+
+    plain = processor(input_encoding="otlp_proto")
+    assert plain.reads_attrs is False
+    result = plain.process([RawRecord("logs", 0, 0, None, otlp_request("u1"), None)])
+    assert counted(plain) == {("auth", "WARN"): 1}
+    assert not result.dead_letters and not result.forward
+
+    rules = parse_rules(
+        """
+patterns:
+  - name: brute
+    key: user
+    steps:
+      - {service: auth, message: "login failed", count: 2}
+      - {service: auth, message: "login succeeded"}
+"""
+    )
+    store: dict[str, Any] = {}
+    with_rules = Processor(
+        Settings(input_encoding="otlp_proto"),
+        Metrics.create(CollectorRegistry(), 500),
+        state_items=lambda _p: list(store.items()),
+        clock=lambda: START + 86400.0,
+        rules=rules,
+    )
+    assert with_rules.reads_attrs is True
+    result = with_rules.process([RawRecord("logs", 0, 0, None, otlp_request("u1"), None)])
+    [(key, value)] = result.forward
+    route, event = decode_forwarded(value)
+    assert (key, route) == (b"user=u1", "user")
+    assert event.attrs == {"user": "u1"}
