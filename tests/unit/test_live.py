@@ -8,6 +8,7 @@ import http.server
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -59,6 +60,37 @@ def test_the_first_sample_is_the_baseline_and_samples_within_a_step_are_ignored(
     assert not ring.observe(101.5, {("api", "INFO"): 60.0})
     assert ring.observe(102.0, {("api", "INFO"): 70.0})
     assert list(ring.points) == [(102.0, 2.0, {("api", "INFO"): 20.0})]
+
+
+def test_a_timer_firing_a_little_early_still_samples() -> None:
+    """A timer every ``step_s`` fires a few ms early now and then; those samples count,
+    so the ring covers ``span_s``, not twice that."""
+    ring = RateRing(step_s=2.0, span_s=60.0)
+    ring.observe(0.0, {("api", "INFO"): 0.0})
+    assert ring.observe(1.99, {("api", "INFO"): 10.0})
+    assert not ring.observe(3.5, {("api", "INFO"): 20.0})  # 1.51 s: too soon
+    t = 1.99
+    for _ in range(200):
+        t += 1.995
+        ring.observe(t, {("api", "INFO"): 10.0 * t})
+    assert len(ring.points) == ring.points.maxlen == 31
+    assert 59.0 < ring.points[-1][0] - ring.points[0][0] < 61.0  # not ~120 s
+
+
+def test_the_ring_stores_each_interval_as_flat_arrays() -> None:
+    """3,000 keys and 151 intervals: a few MB, where dicts of tuples took ~30 MB."""
+    ring = RateRing(step_s=2.0, span_s=300.0)
+    keys = [(f"svc-{i}", level) for i in range(500) for level in ("A", "B", "C", "D", "E", "F")]
+    for step in range(200):
+        ring.observe(2.0 * step, {key: float(step * (n % 7 + 1)) for n, key in enumerate(keys)})
+    assert len(ring.points) == 151
+    held = sum(
+        sys.getsizeof(g) + sys.getsizeof(g._index) + sys.getsizeof(g._gain)
+        for _, _, g in ring.points
+    )
+    assert held < 6_000_000, held
+    view = ring.view(398.0)
+    assert view["per_second"] == pytest.approx(sum(n % 7 + 1 for n in range(3000)) / 2.0)
 
 
 @pytest.mark.parametrize(
