@@ -31,7 +31,7 @@ fuzz: $(STAMP) ## Fuzz the normaliser with atheris for FUZZ_SECONDS (default 120
 	mkdir -p .logradar/fuzz-corpus
 	$(BIN)/python tests/fuzz/fuzz_parse.py -max_total_time=$${FUZZ_SECONDS:-120} -artifact_prefix=.logradar/ .logradar/fuzz-corpus
 
-soak: $(STAMP) ## Memory soak: 10 min at a steady rate over 10,000 keys, prints the RSS series
+soak: $(STAMP) ## Memory soak: 20 min at a steady rate over 10,000 keys, prints the RSS series
 	$(BIN)/python bench/soak.py
 
 audit: $(STAMP) ## pip-audit over the installed dependencies (fails on known vulnerabilities)
