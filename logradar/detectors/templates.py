@@ -76,6 +76,10 @@ EVIDENCE_MAX_CHARS = 500
 SUMMARY_TEMPLATE_MAX = 200
 TEMPLATES_STORED_MAX = 500
 KNOWN_MAX = 512  # remembered Drain answers per service, by message and masked (see _Miner)
+# remembered answers of one detector (one source partition), by message and by masked
+# message each: a service's share is KNOWN_TOTAL / services, between KNOWN_MIN and KNOWN_MAX
+KNOWN_TOTAL = 16_384
+KNOWN_MIN = 8
 SYNC_EVERY = 100  # a service's state is written at least every this many mined events
 
 _RANK: dict[Level, int] = {
@@ -118,18 +122,23 @@ class _Miner:
     again; ``known`` remembers those answers, by message as given and by masked
     message, and :meth:`add` replays them as Drain would have (the cluster's size
     grows and it becomes the most recently used). Any other answer forgets them all, as
-    does a full memo (``KNOWN_MAX`` each): 4,096 held ~27 MB more over the bench's
-    1,000,000 events (20 services in 4 partitions) for 4% more speed over loghub.
+    does a full memo (``cap`` each, at most ``KNOWN_MAX``): 4,096 held ~27 MB more over
+    the bench's 1,000,000 events (20 services in 4 partitions) for 4% more speed over
+    loghub. The detector lowers ``cap`` as its services grow in number, so that messages
+    with ids in them (each one new, so each remembered) cannot fill 512 + 512 entries
+    for each of thousands of services: 2,000 such services held 187 MB in one detector
+    after 600,000 events, still growing.
     ``tests/unit/test_templates.py`` checks the answers against plain Drain.
     """
 
-    __slots__ = ("drain", "seen", "known", "known_masked")
+    __slots__ = ("drain", "seen", "known", "known_masked", "cap")
 
     def __init__(self, drain: Any, seen: int = 0) -> None:
         self.drain = drain
         self.seen = seen
         self.known: dict[str, Any] = {}  # message: its cluster
         self.known_masked: dict[str, Any] = {}  # masked message: its cluster
+        self.cap = KNOWN_MAX  # entries each memo holds before it starts over
 
     def add(self, message: str) -> tuple[Any, str]:
         """``Drain.add_log_message`` of the masked ``message``: (cluster, change)."""
@@ -154,9 +163,8 @@ class _Miner:
             self.known_masked.clear()
         return cluster, change
 
-    @staticmethod
-    def _remember(known: dict[str, Any], text: str, cluster: Any) -> None:
-        if len(known) >= KNOWN_MAX:
+    def _remember(self, known: dict[str, Any], text: str, cluster: Any) -> None:
+        if len(known) >= self.cap:
             known.clear()
         known[text] = cluster
 
@@ -186,6 +194,7 @@ class TemplateDetector:
         "max_children",
         "miners",
         "dirty",
+        "memo_cap",
     )
 
     def __init__(
@@ -220,6 +229,7 @@ class TemplateDetector:
         self.max_children = max_children
         self.miners: OrderedDict[str, _Miner] = OrderedDict()
         self.dirty: set[str] = set()
+        self.memo_cap = KNOWN_MAX  # each miner's memo size (_share_memos)
 
     def _new_drain(self) -> Any:
         return Drain(
@@ -238,12 +248,24 @@ class TemplateDetector:
             return miner
         self._make_room()
         miner = self.miners[service] = _Miner(self._new_drain())
+        self._share_memos(miner)
         return miner
 
     def _make_room(self) -> None:
         while len(self.miners) >= self.max_services:
             evicted, _ = self.miners.popitem(last=False)
             self.dirty.add(evicted)
+
+    def _share_memos(self, new: _Miner) -> None:
+        """Give every miner, ``new`` among them, its share of ``KNOWN_TOTAL``. A memo over
+        its share starts over the next time it remembers an answer, so the memos of a
+        detector stay within ~2 x KNOWN_TOTAL entries."""
+        cap = max(KNOWN_MIN, min(KNOWN_MAX, KNOWN_TOTAL // len(self.miners)))
+        new.cap = cap
+        if cap != self.memo_cap:
+            self.memo_cap = cap
+            for miner in self.miners.values():
+                miner.cap = cap
 
     def mines(self, level: str) -> bool:
         """Whether an event at ``level`` is mined (UNKNOWN and unknown names never are)."""
@@ -315,4 +337,5 @@ class TemplateDetector:
             del self.miners[service]
         else:
             self._make_room()
-        self.miners[service] = _Miner(drain, int(data.get("seen", 0)))
+        miner = self.miners[service] = _Miner(drain, int(data.get("seen", 0)))
+        self._share_memos(miner)

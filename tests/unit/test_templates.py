@@ -314,9 +314,9 @@ def messages_of(path: Path) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("max_clusters", [None, 500, 8])
+@pytest.mark.parametrize(("max_clusters", "cap"), [(None, 512), (500, 512), (8, 512), (500, 8)])
 def test_remembered_answers_are_drains_own(
-    loghub: Path, max_clusters: int | None, monkeypatch: pytest.MonkeyPatch
+    loghub: Path, max_clusters: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The miner's shortcut (``_Miner.add``) answers each message exactly as plain Drain does:
     the same cluster, change, template and size at every step, and the same clusters at the
@@ -332,6 +332,7 @@ def test_remembered_answers_are_drains_own(
         messages = messages_of(loghub / system / f"{system}_2k.log") * 2
         plain = Drain(max_clusters=max_clusters, param_str="<*>")
         miner = tpl._Miner(Drain(max_clusters=max_clusters, param_str="<*>"))
+        miner.cap = cap  # 8: the smallest share of a detector with many services
         for message in messages:
             want, want_change = plain.add_log_message(mask(message))
             got, got_change = miner.add(message)
@@ -390,3 +391,32 @@ def test_a_restart_between_syncs_lengthens_the_warm_up_by_less_than_sync_every()
     for i in range(150 - stored):  # seen reaches the warm-up, 150
         assert fresh.on_event(ev(f"Disk {i} is almost full")) is None
     assert fresh.on_event(ev("Inventory reservation 2 expired")) is not None
+
+
+def test_the_memos_of_many_services_share_one_budget() -> None:
+    """Messages that are each new (a user name in them) are remembered by raw and by masked
+    text; with thousands of services that was 512 + 512 each (187 MB measured for 2,000).
+    Each miner's share shrinks as services come, and the total stays bounded."""
+    det = TemplateDetector(warmup=0, max_services=5000)
+    services = 1000
+    for i in range(40):
+        for s in range(services):
+            det.on_event(ev(f"login failed for user u{i * services + s}", f"svc-{s}", ts=T0 + i))
+    assert det.memo_cap == max(tpl.KNOWN_MIN, tpl.KNOWN_TOTAL // services) == 16
+    assert {m.cap for m in det.miners.values()} == {16}
+    held = sum(len(m.known) + len(m.known_masked) for m in det.miners.values())
+    assert 0 < held <= 2 * tpl.KNOWN_TOTAL
+    # one service alone keeps the full memo
+    alone = TemplateDetector(warmup=0)
+    for i in range(500):
+        alone.on_event(ev(f"login failed for user u{i}"))
+    assert alone.memo_cap == tpl.KNOWN_MAX
+    assert 400 < len(alone.miners["checkout"].known) <= tpl.KNOWN_MAX
+
+
+def test_a_restored_miner_gets_the_current_share() -> None:
+    det = TemplateDetector(warmup=0, max_services=5000)
+    for s in range(2000):
+        det.on_event(ev("disk 1 is full", f"svc-{s}"))
+    det.restore("svc-new", {"seen": 3, "templates": [["disk <*> is full", 3]]})
+    assert det.miners["svc-new"].cap == det.memo_cap == tpl.KNOWN_TOTAL // 2001
