@@ -140,7 +140,7 @@ def parse_batch(
     attributes, record attributes, scope name and trace and span ids are not read, so a
     record whose attributes alone nest too deep is not dead-lettered either. For callers
     that never read ``attrs`` (no pattern or session rule): reading them is about a
-    fifth of decoding.
+    quarter of decoding.
     """
     try:
         if encoding == "line":
@@ -170,7 +170,7 @@ def _ndjson(
     key: bytes | None,
     kafka_ts: float | None,
     formats: Sequence[str] | None,
-    attrs: bool = True,
+    want_attrs: bool = True,
 ) -> list[LogEvent | DeadLetter]:
     parse = _parsing.parse
     out: list[LogEvent | DeadLetter] = []

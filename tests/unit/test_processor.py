@@ -7,20 +7,26 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
+from logradar.correlation import decode_forwarded
 from logradar.metrics import Metrics
 from logradar.processor import Hole, Processor, RawRecord
+from logradar.rules import Rules
 from logradar.settings import Settings
+from tests.unit.test_correlation_processor import RULES
 
 START = 28_333_333 * 60
 
 
-def processor(state: dict[str, Any] | None = None, **settings: Any) -> Processor:
+def processor(
+    state: dict[str, Any] | None = None, rules: Rules | None = None, **settings: Any
+) -> Processor:
     store = {} if state is None else state
     return Processor(
         Settings(**settings),
         Metrics.create(CollectorRegistry(), 500),
         state_items=lambda _p: list(store.items()),
         clock=lambda: START + 86400.0,
+        rules=rules,
     )
 
 
@@ -218,33 +224,13 @@ def otlp_request(user: str) -> bytes:
 
 
 def test_otlp_attributes_are_read_only_when_a_pattern_or_session_rule_can_use_them() -> None:
-    from logradar.correlation import decode_forwarded
-    from logradar.rules import parse_rules
-
     plain = processor(input_encoding="otlp_proto")
     assert plain.reads_attrs is False
     result = plain.process([RawRecord("logs", 0, 0, None, otlp_request("u1"), None)])
     assert counted(plain) == {("auth", "WARN"): 1}
     assert not result.dead_letters and not result.forward
 
-    rules = parse_rules(
-        """
-patterns:
-  - name: brute
-    key: user
-    steps:
-      - {service: auth, message: "login failed", count: 2}
-      - {service: auth, message: "login succeeded"}
-"""
-    )
-    store: dict[str, Any] = {}
-    with_rules = Processor(
-        Settings(input_encoding="otlp_proto"),
-        Metrics.create(CollectorRegistry(), 500),
-        state_items=lambda _p: list(store.items()),
-        clock=lambda: START + 86400.0,
-        rules=rules,
-    )
+    with_rules = processor(rules=RULES, input_encoding="otlp_proto")  # patterns on user
     assert with_rules.reads_attrs is True
     result = with_rules.process([RawRecord("logs", 0, 0, None, otlp_request("u1"), None)])
     [(key, value)] = result.forward
