@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logradar.model import Level
 from logradar.parsing import parse_level, parse_timestamp
-from logradar.parsing.timestamps import to_epoch
+from logradar.parsing.timestamps import from_iso, to_epoch
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -114,3 +118,22 @@ def test_numeric_strings_with_a_minus_fourth_are_still_numbers() -> None:
     assert to_epoch("1.7E-3") == 0.0017
     assert to_epoch("2023-11-14T10:00:00Z") == 1_699_956_000.0
     assert to_epoch("2023-") is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    zone=st.none() | st.integers(min_value=-1439, max_value=1439),
+    sep=st.sampled_from("T "),
+    spec=st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+)
+def test_from_iso_is_datetime_timestamp(
+    moment: datetime, zone: int | None, sep: str, spec: str
+) -> None:
+    """Bit for bit the float that ``datetime.timestamp()`` gives (naive: UTC)."""
+    if zone is not None:
+        moment = moment.replace(tzinfo=timezone(timedelta(minutes=zone)))
+    text = moment.isoformat(sep, spec)
+    parsed = datetime.fromisoformat(text)  # what the text says (its precision, its zone)
+    expected = (parsed if zone is not None else parsed.replace(tzinfo=UTC)).timestamp()
+    assert from_iso(text) == expected
