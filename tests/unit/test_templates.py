@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from drain3.drain import Drain  # type: ignore[import-untyped]
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from logradar.alerts import Alert
 from logradar.detectors import templates as tpl
@@ -393,6 +395,97 @@ def test_a_restart_between_syncs_lengthens_the_warm_up_by_less_than_sync_every()
     assert fresh.on_event(ev("Inventory reservation 2 expired")) is not None
 
 
+# Messages of a few templates whose slots take words, ids the masks leave alone (a letter
+# first) or numbers they mask: some templates share a prefix-tree leaf (token count and
+# first token), one has a slot first, and the words can widen any of them
+_SLOT = st.sampled_from(["login", "ok", "x", "user"]) | st.builds(
+    lambda c, n: f"{c}{n}", st.sampled_from("uhk"), st.integers(0, 30)
+)
+_TEMPLATES = [
+    "login failed for user {}",
+    "login ok from host {}",
+    "login {} for user {}",
+    "{} logged out",
+    "disk {} full at {}",
+    "user {} {} {}",
+]
+_MESSAGES = st.lists(
+    st.builds(
+        lambda t, slots: t.format(*slots),
+        st.sampled_from(_TEMPLATES),
+        st.lists(_SLOT | st.integers(0, 99).map(str), min_size=3, max_size=3),
+    ),
+    min_size=1,
+    max_size=150,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example(  # a word and ids first: two leaves, the ids' under Drain's wildcard child
+    messages=[
+        "login logged out a",
+        "u1 logged out a",
+        "u2 logged out a",
+        "u3 logged out b",
+        "u4 logged out d",
+        "login logged out c",
+    ],
+    depth=4,
+    max_clusters=None,
+    sim_th=0.4,
+)
+@given(
+    messages=_MESSAGES,
+    depth=st.sampled_from([3, 4, 5]),
+    max_clusters=st.sampled_from([None, 3]),
+    sim_th=st.sampled_from([0.4, 0.7]),
+)
+def test_leaf_answers_are_drains_own(
+    messages: list[str], depth: int, max_clusters: int | None, sim_th: float
+) -> None:
+    """``_Miner.by_leaf`` (a leaf's only cluster, matched by its fixed tokens) answers as plain
+    Drain does, whatever the tree depth, the cluster cap (evictions) or the threshold."""
+
+    def drain() -> Drain:
+        return Drain(depth=depth, sim_th=sim_th, max_clusters=max_clusters, param_str="<*>")
+
+    plain, miner = drain(), tpl._Miner(drain())
+    for message in messages:
+        want, want_change = plain.add_log_message(mask(message))
+        got, got_change = miner.add(message)
+        assert (got.cluster_id, got_change, got.log_template_tokens, got.size) == (
+            want.cluster_id,
+            want_change,
+            want.log_template_tokens,
+            want.size,
+        ), message
+    assert [(c.cluster_id, c.size) for c in miner.drain.clusters] == [
+        (c.cluster_id, c.size) for c in plain.clusters
+    ]
+
+
+def test_messages_with_ids_are_answered_without_drain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A template whose message carries an id the masks leave alone: after the first two
+    messages (a cluster, then its template widened), Drain is not asked again."""
+    asked = []
+    mine = tpl._Miner._mine
+    monkeypatch.setattr(
+        tpl._Miner, "_mine", lambda self, m, masked: asked.append(m) or mine(self, m, masked)
+    )
+    miner = tpl._Miner(Drain(param_str="<*>"))
+    for i in range(200):
+        cluster, _ = miner.add(f"deprecated endpoint called by user u{i}")
+    assert cluster.get_template() == "deprecated endpoint called by user <*>"
+    assert cluster.size == 200
+    assert len(asked) == 3  # created, widened, and the first unchanged match (remembered)
+
+
+def two_shapes(i: int) -> str:
+    """A new message each time, of two templates that share Drain's prefix-tree leaf (token
+    count and first token), so that ``by_leaf`` cannot answer it and the memos fill."""
+    return f"login failed for user u{i}" if i % 2 else f"login ok from host h{i}"
+
+
 def test_the_memos_of_many_services_share_one_budget() -> None:
     """Messages that are each new (a user name in them) are remembered by raw and by masked
     text; with thousands of services that was 512 + 512 each (187 MB measured for 2,000).
@@ -401,15 +494,15 @@ def test_the_memos_of_many_services_share_one_budget() -> None:
     services = 1000
     for i in range(40):
         for s in range(services):
-            det.on_event(ev(f"login failed for user u{i * services + s}", f"svc-{s}", ts=T0 + i))
+            det.on_event(ev(two_shapes(i * services + s), f"svc-{s}", ts=T0 + i))
     assert det.memo_cap == max(tpl.KNOWN_MIN, tpl.KNOWN_TOTAL // services) == 16
     assert {m.cap for m in det.miners.values()} == {16}
-    held = sum(len(m.known) + len(m.known_masked) for m in det.miners.values())
-    assert 0 < held <= 2 * tpl.KNOWN_TOTAL
+    held = sum(len(m.known) + len(m.known_masked) + len(m.by_leaf) for m in det.miners.values())
+    assert 0 < held <= 3 * tpl.KNOWN_TOTAL
     # one service alone keeps the full memo
     alone = TemplateDetector(warmup=0)
     for i in range(500):
-        alone.on_event(ev(f"login failed for user u{i}"))
+        alone.on_event(ev(two_shapes(i)))
     assert alone.memo_cap == tpl.KNOWN_MAX
     assert 400 < len(alone.miners["checkout"].known) <= tpl.KNOWN_MAX
 
