@@ -100,11 +100,23 @@ _MASKS: tuple[re.Pattern[str], ...] = (
 )
 
 
+_UUID, _IPV4, _HEX, _NUMBER = _MASKS
+_DIGIT = re.compile(r"\d")
+
+
 def mask(message: str) -> str:
-    """``message`` with UUIDs, IPv4 addresses, hex ids and numbers replaced by ``<*>``."""
-    for pattern in _MASKS:
-        message = pattern.sub(WILDCARD, message)
-    return message
+    """``message`` with UUIDs, IPv4 addresses, hex ids and numbers replaced by ``<*>``.
+
+    The masks apply in turn; one that cannot match is skipped: a UUID has a ``-``, an
+    address a ``.``, and every mask but the UUID's needs a digit.
+    """
+    if "-" in message:
+        message = _UUID.sub(WILDCARD, message)
+    if _DIGIT.search(message) is None:
+        return message
+    if "." in message:
+        message = _IPV4.sub(WILDCARD, message)
+    return _NUMBER.sub(WILDCARD, _HEX.sub(WILDCARD, message))
 
 
 def template_id(service: str, template: str) -> str:

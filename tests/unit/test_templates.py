@@ -395,6 +395,16 @@ def test_a_restart_between_syncs_lengthens_the_warm_up_by_less_than_sync_every()
     assert fresh.on_event(ev("Inventory reservation 2 expired")) is not None
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEFxX.:-_ <*>/u\u0663", max_size=60))
+def test_mask_skips_only_masks_that_cannot_match(message: str) -> None:
+    """``mask`` is the four masks applied in turn, whatever it skips."""
+    plain = message
+    for pattern in tpl._MASKS:
+        plain = pattern.sub(tpl.WILDCARD, plain)
+    assert mask(message) == plain
+
+
 # Messages of a few templates whose slots take words, ids the masks leave alone (a letter
 # first) or numbers they mask: some templates share a prefix-tree leaf (token count and
 # first token), one has a slot first, and the words can widen any of them
