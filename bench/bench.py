@@ -176,9 +176,10 @@ def run_peer(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    spy = Profiler(proc.pid, profile)
+    spy = None
     deadline = time.monotonic() + timeout
     try:
+        spy = Profiler(proc.pid, profile)  # in the try: a missing py-spy must not leak the peer
         while not out.exists():
             if proc.poll() is not None and not out.exists():
                 raise RuntimeError(f"exited with {proc.returncode}: {tail(log)}")
@@ -187,7 +188,8 @@ def run_peer(
             time.sleep(0.1)
         return json.loads(out.read_text())
     finally:
-        spy.stop()
+        if spy is not None:
+            spy.stop()
         stop(proc)
 
 
@@ -409,7 +411,10 @@ def quix(ctx: Ctx) -> tuple[float, str]:
 
 
 def faust_peer(ctx: Ctx, name: str, n: int, rate_guess: float) -> tuple[float, str]:
+    # Faust binds its web port (6066 by default) even with web_enabled=False: a free one,
+    # so that another Faust app on this machine cannot fail the row
     cmd = [sys.executable, str(PEERS / f"{name}.py"), "worker", "-l", "warn"]
+    cmd += ["--web-port", str(free_port())]
     out = ctx.work / f"{name}.json"
     env = {
         "BENCH_BOOTSTRAP": ctx.bootstrap,
