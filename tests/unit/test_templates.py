@@ -316,6 +316,23 @@ def messages_of(path: Path) -> list[str]:
     return out
 
 
+def assert_answers_as_drain(plain: Drain, miner: Any, messages: list[str], where: str) -> None:
+    """Feed ``messages`` to plain Drain (masked) and to the miner: the same cluster, change,
+    template and size at every step, and the same clusters at the end."""
+    for message in messages:
+        want, want_change = plain.add_log_message(mask(message))
+        got, got_change = miner.add(message)
+        assert (got.cluster_id, got_change, got.log_template_tokens, got.size) == (
+            want.cluster_id,
+            want_change,
+            want.log_template_tokens,
+            want.size,
+        ), (where, message)
+    assert [(c.cluster_id, c.log_template_tokens, c.size) for c in miner.drain.clusters] == [
+        (c.cluster_id, c.log_template_tokens, c.size) for c in plain.clusters
+    ]
+
+
 @pytest.mark.parametrize(("max_clusters", "cap"), [(None, 512), (500, 512), (8, 512), (500, 8)])
 def test_remembered_answers_are_drains_own(
     loghub: Path, max_clusters: int | None, cap: int, monkeypatch: pytest.MonkeyPatch
@@ -335,19 +352,8 @@ def test_remembered_answers_are_drains_own(
         plain = Drain(max_clusters=max_clusters, param_str="<*>")
         miner = tpl._Miner(Drain(max_clusters=max_clusters, param_str="<*>"))
         miner.cap = cap  # 8: the smallest share of a detector with many services
-        for message in messages:
-            want, want_change = plain.add_log_message(mask(message))
-            got, got_change = miner.add(message)
-            assert (got.cluster_id, got_change, got.log_template_tokens, got.size) == (
-                want.cluster_id,
-                want_change,
-                want.log_template_tokens,
-                want.size,
-            ), (system, message)
-            steps += 1
-        assert [(c.cluster_id, c.log_template_tokens, c.size) for c in miner.drain.clusters] == [
-            (c.cluster_id, c.log_template_tokens, c.size) for c in plain.clusters
-        ]
+        assert_answers_as_drain(plain, miner, messages, system)
+        steps += len(messages)
     assert steps > 50_000
     assert len(asked) < steps / 1.5  # the shortcut answered a third of the steps or more
 
@@ -459,19 +465,7 @@ def test_leaf_answers_are_drains_own(
     def drain() -> Drain:
         return Drain(depth=depth, sim_th=sim_th, max_clusters=max_clusters, param_str="<*>")
 
-    plain, miner = drain(), tpl._Miner(drain())
-    for message in messages:
-        want, want_change = plain.add_log_message(mask(message))
-        got, got_change = miner.add(message)
-        assert (got.cluster_id, got_change, got.log_template_tokens, got.size) == (
-            want.cluster_id,
-            want_change,
-            want.log_template_tokens,
-            want.size,
-        ), message
-    assert [(c.cluster_id, c.size) for c in miner.drain.clusters] == [
-        (c.cluster_id, c.size) for c in plain.clusters
-    ]
+    assert_answers_as_drain(drain(), tpl._Miner(drain()), messages, "generated")
 
 
 def test_messages_with_ids_are_answered_without_drain(monkeypatch: pytest.MonkeyPatch) -> None:
