@@ -54,7 +54,7 @@ from prometheus_client import CollectorRegistry
 from logradar.gctune import restore_threshold, set_young_threshold
 from logradar.metrics import Metrics
 from logradar.model import DeadLetter, LogEvent
-from logradar.parsing import parse
+from logradar.parsing import parse, validate_formats
 from logradar.parsing.text import choose
 from logradar.processor import BatchResult, CorrelationProcessor, Processor, RawRecord
 from logradar.progress import FileProgress
@@ -214,6 +214,7 @@ def backtest(
 ) -> BacktestResult:
     """Run the worker's engine over ``paths`` (in order); see the module docstring.
 
+    ``fmt`` is one text format's name (ValueError otherwise, naming the known ones).
     ``partitions`` (default ``settings.topic_partitions``) is the partition count
     of the input and correlation topics. ``jobs=1`` keys the records (the
     replayer's parse) a few chunks ahead in a helper process, in parallel with the
@@ -227,6 +228,9 @@ def backtest(
         raise ValueError(f"partitions must be > 0, got {n}")
     update: dict[str, Any] = {"topic_partitions": n}
     if fmt:
+        # one name: "a,b" would restrict the engine to a and b (LOGRADAR_TEXT_FORMATS
+        # syntax) but key with a format of that whole name, which does not exist
+        validate_formats((fmt,))
         update["text_formats"] = fmt
     settings = settings.model_copy(update=update)
     files = [Path(p) for p in paths]

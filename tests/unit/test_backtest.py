@@ -188,6 +188,15 @@ def test_engine_parses_again_when_its_formats_differ(
     assert feeder.parses_like("logs", ("logfmt",))
 
 
+@pytest.mark.parametrize("fmt", ["logfmt,json", "no-such-format"])
+def test_fmt_must_be_one_known_format(tmp_path: Path, fmt: str) -> None:
+    """The keying parse takes ``fmt`` as one name: a list (LOGRADAR_TEXT_FORMATS syntax) or
+    an unknown name would key every line as unparsed, so it is refused up front."""
+    path = _write(tmp_path, burst_records()[:10])
+    with pytest.raises(ValueError, match="unknown log formats"):
+        backtest([path], settings=_settings(), rules=parse_rules(BURST_ONLY_RULES), fmt=fmt)
+
+
 def test_partitioner_is_crc32_like_confluent_kafka() -> None:
     # librdkafka's consistent_random: crc32(key) % partitions; null keys: 0 here
     assert partition_for(b"checkout", 4) == 2
