@@ -32,11 +32,7 @@ async def send(result: BatchResult) -> None:
         await put(name, None, orjson.dumps(record))
     name = counts.get_topic_name()
     for wc in result.counts:
-        await put(
-            name,
-            f"{wc.kind}|{wc.service}|{wc.level}|{wc.start}".encode(),
-            orjson.dumps(wc.to_dict()),
-        )
+        await put(name, wc.key.encode(), orjson.dumps(wc.to_dict()))
     now = time.time()
     name = alerts.get_topic_name()
     for alert in result.alerts:

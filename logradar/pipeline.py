@@ -74,7 +74,7 @@ class PartitionPipeline:
 
     def __init__(self, tp: str, spec: WindowSpec, detectors: DetectorConfigs) -> None:
         self.tp = tp
-        self.windows = PartitionWindows(spec)
+        self.windows = PartitionWindows(spec, tp)
         self.burst = BurstDetector(detectors.burst, spec.tumbling_s)
         self.templates = detectors.template_detector()
         self.anomaly = (

@@ -59,7 +59,13 @@ class WindowSpec:
 
 @dataclass(frozen=True, slots=True)
 class WindowCount:
-    """One closed window's count for one (service, level): a counts-topic record."""
+    """One closed window's count for one (service, level) in one source partition: a
+    counts-topic record.
+
+    ``source`` (``topic:partition``) is part of the identity: a service whose records
+    are spread over several partitions gets one count from each, and those must not
+    share an id (consumers deduplicate by it) or a key (the counts topic is compacted).
+    """
 
     kind: str
     service: str
@@ -67,11 +73,17 @@ class WindowCount:
     start: int
     end: int
     count: int
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        """The counts-topic record key: the same window of the same source, the same key."""
+        return f"{self.kind}|{self.service}|{self.level}|{self.start}|{self.source}"
 
     @property
     def id(self) -> str:
-        """Deterministic identity: the same window always has the same id."""
-        raw = f"{self.kind}|{self.service}|{self.level}|{self.start}|{self.end}"
+        """Deterministic identity: the same window of the same source always has the same id."""
+        raw = f"{self.kind}|{self.service}|{self.level}|{self.start}|{self.end}|{self.source}"
         return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,6 +95,7 @@ class WindowCount:
             "start": self.start,
             "end": self.end,
             "count": self.count,
+            "source": self.source,
         }
 
 
@@ -124,10 +137,11 @@ Key = tuple[str, str]
 class PartitionWindows:
     """Open windows of one source partition, closed by its event-time watermark."""
 
-    __slots__ = ("spec", "keys", "watermark", "closed", "horizon", "late", "dirty", "_b")
+    __slots__ = ("spec", "source", "keys", "watermark", "closed", "horizon", "late", "dirty", "_b")
 
-    def __init__(self, spec: WindowSpec) -> None:
+    def __init__(self, spec: WindowSpec, source: str = "") -> None:
         self.spec = spec
+        self.source = source  # topic:partition, named in the counts (WindowCount.source)
         self._b = spec.bucket_s
         self.keys: dict[Key, KeyBuckets] = {}
         self.watermark: float | None = None
@@ -203,6 +217,7 @@ class PartitionWindows:
         lo = self.closed if self.closed is not None else -(2**62)
         t, size, step = spec.tumbling_s, spec.hop_size_s, spec.hop_step_s
         out: list[WindowCount] = []
+        source = self.source
         emptied: list[Key] = []
         for key, state in self.keys.items():
             acc: dict[tuple[str, int], int] = {}
@@ -226,7 +241,7 @@ class PartitionWindows:
             service, level = key
             for (kind, end), count in acc.items():
                 width = t if kind == TUMBLING else size
-                out.append(WindowCount(kind, service, level, end - width, end, count))
+                out.append(WindowCount(kind, service, level, end - width, end, count, source))
             state.closed = until
             self.dirty.add(key)
             if len(keep) != len(state.buckets):

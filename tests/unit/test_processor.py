@@ -237,3 +237,22 @@ def test_otlp_attributes_are_read_only_when_a_pattern_or_session_rule_can_use_th
     route, event = decode_forwarded(value)
     assert (key, route) == (b"user=u1", "user")
     assert event.attrs == {"user": "u1"}
+
+
+def test_a_service_spread_over_partitions_gets_a_count_per_source_with_its_own_id_and_key() -> None:
+    """Each source partition counts its share of a window. Consumers deduplicate counts by
+    ``id`` and the counts topic is compacted by key, so the shares must differ in both."""
+    proc = processor()
+    records = [
+        RawRecord("logs", p, i, None, line(START + i, "api"), None)
+        for p, n in ((0, 3), (1, 2))
+        for i in range(n)
+    ]
+    # an event two minutes on, in each partition, closes the first minute's window
+    records += [RawRecord("logs", p, 9, None, line(START + 200, "api"), None) for p in (0, 1)]
+    result = proc.process(records)
+    first = [c for c in result.counts if c.kind == "tumbling" and c.start == START]
+    assert sorted((c.source, c.count) for c in first) == [("logs:0", 3), ("logs:1", 2)]
+    assert len({c.id for c in first}) == len({c.key for c in first}) == 2
+    assert all(c.key.endswith(f"|{c.source}") for c in first)
+    assert {c.to_dict()["source"] for c in first} == {"logs:0", "logs:1"}
