@@ -389,7 +389,8 @@ def test_topic_retention_and_compaction() -> None:
     for topic in (defaults.alerts_topic, defaults.dead_letter_topic):
         assert retention[topic] >= 30 * day and retention[topic] > raw, topic
     # Counts are keyed by kind|service|level|start|source: compaction keeps one record per
-    # window and source partition, delete bounds the key space. Sessions repeat their key: never compacted.
+    # window and source partition, delete bounds the key space. Sessions repeat their key:
+    # never compacted.
     assert configs[defaults.counts_topic]["cleanup.policy"] == "compact,delete"
     assert "cleanup.policy" not in configs["logs.sessions"]
 
