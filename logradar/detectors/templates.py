@@ -233,14 +233,14 @@ class _Miner:
         template = cluster.log_template_tokens
         fixed = [i for i, token in enumerate(template) if token != WILDCARD]
         fixed_at = itemgetter(*fixed) if fixed else None
-        if len(self.by_leaf) >= self.cap:
-            self.by_leaf.clear()
-        self.by_leaf[cid] = (cluster, fixed_at, None if fixed_at is None else fixed_at(template))
+        entry = (cluster, fixed_at, None if fixed_at is None else fixed_at(template))
+        self._remember(self.by_leaf, cid, entry)
 
-    def _remember(self, known: dict[str, Any], text: str, cluster: Any) -> None:
-        if len(known) >= self.cap:
-            known.clear()
-        known[text] = cluster
+    def _remember(self, memo: dict[Any, Any], key: Any, answer: Any) -> None:
+        """``memo[key] = answer``; a memo at its share (``cap``) starts over first."""
+        if len(memo) >= self.cap:
+            memo.clear()
+        memo[key] = answer
 
     def to_dict(self) -> dict[str, Any]:
         clusters = list(self.drain.clusters)
