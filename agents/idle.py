@@ -90,9 +90,13 @@ async def adopt_assigned() -> None:
         forget_prefetched()
 
 
-@app.timer(interval=0.5)
+@app.timer(interval=0.1)
 async def adopt() -> None:
-    """Restore newly assigned partitions soon after a rebalance: /readyz waits for it."""
+    """Restore newly assigned partitions soon after a rebalance: /readyz waits for it.
+
+    Checked ten times a second (a few set operations when settled), since every
+    start, restart and rebalance waits for it before it counts as ready.
+    """
     if settled():
         return
     async with step:

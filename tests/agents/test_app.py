@@ -77,3 +77,33 @@ def test_the_consumer_waits_at_most_fetch_max_wait_ms_per_fetch(tmp_path: Path) 
         return int(consumer._fetch_max_wait_ms)
 
     assert asyncio.run(created()) == 123  # Faust alone would ask for 1500
+
+
+def test_tables_start_without_fausts_one_second_wait(tmp_path: Path) -> None:
+    """Faust's TableManager sleeps 1 s at start; logradar's closes the registry and
+    starts recovery at once, and a table defined too late still fails loudly."""
+    import asyncio
+
+    from streams.app import PromptTableManager, create_app
+
+    app = create_app(Settings(app_id="prompt", data_dir=tmp_path))
+    manager = app.tables
+    assert isinstance(manager, PromptTableManager)
+    done: list[str] = []
+
+    async def no_sleep(seconds: float) -> None:
+        done.append(f"slept {seconds}")
+
+    async def recovery_started() -> None:
+        done.append("recovery")
+
+    async def start() -> None:
+        manager.sleep = no_sleep  # type: ignore[method-assign]
+        manager.recovery.start = recovery_started  # type: ignore[method-assign]
+        app.consumer.assignment = set  # type: ignore[method-assign]  # not started: none yet
+        await manager.on_start()
+
+    asyncio.run(start())
+    assert done == ["recovery"]
+    with pytest.raises(RuntimeError, match="Too late to add tables"):
+        app.Table("late", default=int)
