@@ -107,3 +107,10 @@ def test_tables_start_without_fausts_one_second_wait(tmp_path: Path) -> None:
     assert done == ["recovery"]
     with pytest.raises(RuntimeError, match="Too late to add tables"):
         app.Table("late", default=int)
+
+
+def test_the_producer_partitions_keys_as_kafka_does(tmp_path: Path) -> None:
+    from logradar.partitioning import kafka_partition
+    from streams.app import create_app
+
+    assert create_app(Settings(data_dir=tmp_path)).conf.producer_partitioner is kafka_partition

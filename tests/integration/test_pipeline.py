@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from logradar.generate import Generated, expected_counts, generate, service_names, write_lines
+from logradar.partitioning import murmur2
 from logradar.replay import replay
 from tests.integration.harness import (
     Topics,
@@ -133,6 +134,10 @@ def test_one_worker_counts_exactly(broker: Any, unique: str, tmp_path: Path) -> 
         # closed windows delete their keys: as tombstones, which compaction drops
         values = [m.value() for m in read_all(broker.bootstrap, f"lr-{unique}-state-changelog")]
         assert None in values and b"null" not in values
+        # a keyed output is on the partition a Java producer would pick for its key
+        placed = [(m.key(), m.partition()) for m in read_all(broker.bootstrap, topics.counts)]
+        assert len(placed) >= sum(expected_records(records).values())
+        assert all(p == (murmur2(k) & 0x7FFFFFFF) % 4 for k, p in placed)
     finally:
         code = worker.stop()
     assert code == 0, worker.tail()
