@@ -34,8 +34,8 @@ def murmur2(data: bytes) -> int:
     h = _SEED ^ length
     for k in words(data):
         k = (k * _M) & _MASK
-        k = ((k ^ (k >> 24)) * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
+        # (a mod 2^32) ^ (b mod 2^32) == (a ^ b) mod 2^32: one mask for both products
+        h = ((h * _M) ^ ((k ^ (k >> 24)) * _M)) & _MASK
     extra = length & 3
     if extra:
         tail = length - extra
