@@ -100,10 +100,12 @@ async def adopt() -> None:
     rate cost an idle worker ~0.5% of a core more than this loop's two looks a second.
     """
     while not app.should_stop:
-        if not settled():
-            async with step:
-                await adopt_assigned()
-        await app.sleep(0.5 if settled() else 0.05)
+        if settled():
+            await app.sleep(0.5)
+            continue
+        async with step:
+            await adopt_assigned()
+        await app.sleep(0.05)
 
 
 @app.timer(interval=max(min(settings.idle_flush_s / 4, 5.0), 0.25))
