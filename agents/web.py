@@ -7,6 +7,7 @@ shows the fleet. The events/s of the live page come from this worker's
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -15,6 +16,7 @@ from typing import Any
 from faust.web import Request, Response, View
 
 from agents.idle import settled
+from logradar.eventloop import loop_name
 from logradar.live import PAGE, PAGE_HEADERS, RateRing, build_status, counter_totals
 from streams.app import app, metrics, settings
 from streams.topics import correlate
@@ -75,7 +77,7 @@ class Status(View):
             assigned=_assigned(set(settings.input_topics)),
             correlation_assigned=_assigned({correlate.get_topic_name()}),
             rebalancing=bool(app.rebalancing),
-            worker=WORKER,
+            worker={**WORKER, "event_loop": loop_name(asyncio.get_running_loop())},
             recent=processor.recent_alerts,
         )
         return self.json(doc, headers={"Cache-Control": "no-store"})

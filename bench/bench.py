@@ -23,6 +23,7 @@ say how they were taken in their rows; --quick skips the long ones and says so.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -410,6 +411,14 @@ def quix(ctx: Ctx) -> tuple[float, str]:
     return ctx.peer("quix", cmd, ctx.budget(5_000))["rate"], f"quixstreams {version}"
 
 
+def event_loop() -> str:
+    """The event loop a logradar worker runs here: LOGRADAR_EVENT_LOOP, ``auto`` resolved."""
+    choice = os.environ.get("LOGRADAR_EVENT_LOOP", "auto")
+    if choice == "auto":
+        return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return choice
+
+
 def faust_peer(ctx: Ctx, name: str, n: int, rate_guess: float) -> tuple[float, str]:
     # Faust binds its web port (6066 by default) even with web_enabled=False: a free one,
     # so that another Faust app on this machine cannot fail the row
@@ -421,6 +430,7 @@ def faust_peer(ctx: Ctx, name: str, n: int, rate_guess: float) -> tuple[float, s
         "BENCH_TOPIC": "bench.raw",
         "BENCH_EVENTS": str(n),
         "BENCH_OUT": str(out),
+        "BENCH_LOOP": "uvloop" if event_loop() == "uvloop" else "aio",
     }
     res = ctx.peer(name, cmd, 180 + 4 * n / rate_guess, **env)
     note = "" if n == ctx.n else f"over the first {n:,} events"
@@ -724,7 +734,8 @@ def render(ctx: Ctx, produced: dict[str, float]) -> str:
         f"events: {ctx.n:,} single-record in mixed formats (bench.raw) and "
         f"{ctx.otlp_records:,} OTLP log records in {produced['otlp_msgs']:,.0f} messages of "
         f"{PER_MESSAGE} (bench.otlp); {PARTITIONS} partitions; embedded broker (Tansu); "
-        f"produced in {produced['raw_s']:.0f} s + {produced['otlp_s']:.0f} s",
+        f"produced in {produced['raw_s']:.0f} s + {produced['otlp_s']:.0f} s; "
+        f"{event_loop()} event loop in the worker and the Faust peers",
         "",
         "| # | what | rate | vs aiokafka ceiling | note |",
         "|---|---|---|---|---|",

@@ -373,6 +373,12 @@ def worker(
         )
     except TopicLayoutError as exc:
         _fail(str(exc), 2)
+    from logradar.eventloop import EventLoopError, install
+
+    try:
+        loop = install(settings.event_loop)  # before Faust creates the loop
+    except EventLoopError as exc:
+        _fail(str(exc), 2)
     import faust
 
     from streams.app import app as faust_app
@@ -381,7 +387,8 @@ def worker(
     set_young_threshold(settings.gc_young_threshold)  # see logradar/gctune.py
     print(
         f"logradar worker {settings.app_id}: {','.join(settings.input_topics)} on "
-        f"{settings.broker}; metrics at http://{settings.web_bind}:{settings.web_port}/metrics",
+        f"{settings.broker} ({loop} event loop); "
+        f"metrics at http://{settings.web_bind}:{settings.web_port}/metrics",
         file=sys.stderr,
     )
     faust.Worker(faust_app, loglevel=loglevel.value).execute_from_commandline()

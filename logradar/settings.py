@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from logradar.eventloop import EventLoopChoice
 from logradar.gctune import YOUNG_THRESHOLD
 
 ENCODINGS = ("line", "ndjson", "otlp_json", "otlp_proto")
@@ -81,6 +82,13 @@ class Settings(BaseSettings):
         description=(
             "Allocations between the garbage collector's young-generation passes in a "
             "worker or backtest (CPython's default: 700; 0 leaves the interpreter's)."
+        ),
+    )
+    event_loop: EventLoopChoice = Field(
+        "auto",
+        description=(
+            "The worker's asyncio event loop: uvloop, asyncio, or auto (uvloop when "
+            "installed, else asyncio)."
         ),
     )
     topic_partitions: int = Field(4, gt=0, description="Partitions of topics logradar creates.")

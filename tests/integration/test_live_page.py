@@ -210,7 +210,8 @@ def test_the_page_shows_what_status_says(live: Live, tmp_path: Path) -> None:
     ids = dom.by_id
     totals = status["totals"]
 
-    # whose page this is
+    # whose page this is; LOGRADAR_EVENT_LOOP=auto with uvloop installed runs uvloop
+    assert status["worker"]["event_loop"] == "uvloop"
     assert ids["assigned"]["data-list"] == ",".join(status["assigned"])
     assert int(ids["assigned"]["data-count"]) == len(status["assigned"]) >= 1
     assert "Grafana shows the whole fleet" in dom_text
