@@ -17,6 +17,7 @@ from logradar.metrics import Metrics, add_process_collectors
 from logradar.partitioning import kafka_partition
 from logradar.settings import Settings, get_settings
 from streams.sensor import setup_sensors
+from streams.stream import BatchStream
 
 
 def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -94,6 +95,8 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         consumer_max_fetch_size=settings.fetch_max_bytes,
         TableManager=PromptTableManager,
+        # take_events off the channel's queue in bulk, not through Faust's per-event iterator
+        Stream=BatchStream,
     )
     tune_worker_consumer(app, settings.fetch_max_wait_ms)
     return app
