@@ -19,8 +19,9 @@ guarantees, in the agent's own task:
   its first event arrived; its events are acked after the agent is done with it, in
   order, exactly as Faust's ``take_events`` acks them.
 
-A stream with processors (``filter``, ``through`` ...) or over something that is not a
-Faust channel is left to Faust's own ``take_events``. The ``Stream`` setting of
+A stream with processors (``filter``, ``through`` ...), over something that is not a
+Faust channel, or asked to wait without a limit (``within`` of ``None``) is left to
+Faust's own ``take_events``. The ``Stream`` setting of
 ``streams/app.py`` makes Faust create its streams from this class.
 """
 
@@ -39,7 +40,7 @@ Batch = Sequence[EventT[Any]]
 
 class BatchStream(faust.Stream[Any]):
     def take_events(self, max_: int, within: Seconds) -> AsyncGenerator[Batch, None]:
-        if self._processors or not isinstance(self.channel, ChannelT):
+        if self._processors or not isinstance(self.channel, ChannelT) or not within:
             return super().take_events(max_, within)
         agen = self._take_from_queue(max_, want_seconds(within))
         active = getattr(self, "_active_agens", None)

@@ -157,3 +157,10 @@ def test_the_worker_app_uses_batch_stream(tmp_path: Path) -> None:
 
     app = create_app(Settings(data_dir=tmp_path))
     assert app.conf.Stream is BatchStream
+
+
+async def test_no_wait_limit_keeps_fausts_own_take_events(app: faust.App) -> None:
+    stream = app.stream(app.channel())
+    batches = stream.take_events(10, within=None)
+    assert batches.ag_code.co_name == "take_events"  # Faust's generator, not _take_from_queue
+    await batches.aclose()
