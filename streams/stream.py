@@ -10,8 +10,11 @@ large part of a worker's time (BENCHMARKS.md, session 12).
 guarantees, in the agent's own task:
 
 - an event from before the latest rebalance (its ``generation_id`` is not the
-  consumer's), or one taken while flow control is suspended, is acked unprocessed,
-  as Faust skips it;
+  consumer's), or one taken while flow control is suspended, is dropped unprocessed
+  and *not* acked, as Faust's own queue clearing drops such events. (Faust's iterator
+  acks it; an ack lets the commit pass a record never processed, which a SIGTERM
+  chaos test caught: the partition is re-read from its committed offset instead, and
+  ``tables.state.complete`` reads back any record a later commit steps over);
 - every other event is tracked as unacked by the consumer (so a rebalance waits for
   it and its offset is committed only once acked), with Faust's sensors told as
   Faust tells them;
@@ -61,13 +64,11 @@ class BatchStream(faust.Stream[Any]):
         on_message_in = self._on_message_in
         on_event_in = self._on_stream_event_in
         events: list[EventT[Any]] = []
-        skipped: list[EventT[Any]] = []
 
         def take(event: EventT[Any]) -> None:
             message = event.message
             if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
-                skipped.append(event)  # Faust's iterator skips it and acks it
-                return
+                return  # dropped, not acked (module docstring)
             tp, offset = message.tp, message.offset
             if message.topic in acking_topics and not message.tracked:
                 message.tracked = True
@@ -95,9 +96,6 @@ class BatchStream(faust.Stream[Any]):
                         take(await asyncio.wait_for(queue.get(), remaining))
                     except TimeoutError:
                         break
-                if skipped:
-                    self._ack_all(skipped)
-                    skipped.clear()
                 if events:
                     try:
                         yield events

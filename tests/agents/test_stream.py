@@ -99,21 +99,25 @@ async def test_a_batch_waits_for_more_events_within_its_wait(app: faust.App) -> 
     assert [[e.value for e in b] for b in batches] == [[1, 2, 3]]
 
 
-async def test_events_from_before_a_rebalance_are_acked_not_processed(app: faust.App) -> None:
+async def test_events_from_before_a_rebalance_are_dropped_unacked(app: faust.App) -> None:
     channel = app.channel()
     stream = app.stream(channel)
     await _put(channel, "old")
+    old = stream.channel.queue._queue[0]  # type: ignore[attr-defined]
     app.consumer_generation_id += 1  # a rebalance: "old" was fetched by the last generation
     await _put(channel, "new")
     batches = await asyncio.wait_for(_collect(stream, 10, 1), 5)
     assert [[e.value for e in b] for b in batches] == [["new"]]
     assert stream.events_total == 1
+    # not acked: an ack would let the commit pass a record never processed
+    assert not old.message.acked and old.message not in app.consumer.unacked
 
 
 async def test_events_taken_while_flow_control_is_suspended_are_skipped(app: faust.App) -> None:
     channel = app.channel()
     stream = app.stream(channel)
     await _put(channel, "during")
+    during = stream.channel.queue._queue[0]  # type: ignore[attr-defined]
     app.flow_control.suspend()  # as Faust does while partitions are revoked
     task = asyncio.create_task(_collect(stream, 10, 1))
     await asyncio.sleep(0.2)
@@ -122,6 +126,7 @@ async def test_events_taken_while_flow_control_is_suspended_are_skipped(app: fau
     await _put(channel, "after")
     batches = await asyncio.wait_for(task, 5)
     assert [[e.value for e in b] for b in batches] == [["after"]]
+    assert not during.message.acked
 
 
 async def test_stop_iteration_thrown_into_the_channel_ends_it(app: faust.App) -> None:
