@@ -24,8 +24,8 @@ guarantees, in the agent's own task:
 
 A stream with processors (``filter``, ``through`` ...), over something that is not a
 Faust channel, or asked to wait without a limit (``within`` of ``None``) is left to
-Faust's own ``take_events``. The ``Stream`` setting of
-``streams/app.py`` makes Faust create its streams from this class.
+Faust's own ``take_events``. The ``Stream`` setting of ``streams/app.py`` makes Faust
+create its streams from this class.
 """
 
 from __future__ import annotations
