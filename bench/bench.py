@@ -23,7 +23,6 @@ say how they were taken in their rows; --quick skips the long ones and says so.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -55,6 +54,7 @@ from common import rss_bytes  # noqa: E402
 from otlp import otlp_values  # noqa: E402
 
 from logradar.broker import EmbeddedBroker, free_port, start_broker  # noqa: E402
+from logradar.eventloop import resolve  # noqa: E402
 from logradar.generate import generate  # noqa: E402
 from logradar.kafka import ensure_topics, make_consumer, make_producer  # noqa: E402
 
@@ -413,10 +413,7 @@ def quix(ctx: Ctx) -> tuple[float, str]:
 
 def event_loop() -> str:
     """The event loop a logradar worker runs here: LOGRADAR_EVENT_LOOP, ``auto`` resolved."""
-    choice = os.environ.get("LOGRADAR_EVENT_LOOP", "auto")
-    if choice == "auto":
-        return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return choice
+    return resolve(os.environ.get("LOGRADAR_EVENT_LOOP", "auto"))  # type: ignore[arg-type]
 
 
 def faust_peer(ctx: Ctx, name: str, n: int, rate_guess: float) -> tuple[float, str]:

@@ -20,15 +20,12 @@ class EventLoopError(RuntimeError):
     """The loop asked for cannot be had."""
 
 
-def install(choice: EventLoopChoice) -> str:
-    """Make loops created from now on the chosen kind; return ``"uvloop"`` or ``"asyncio"``.
-
-    Call it before anything creates the worker's loop (before Faust starts).
-    """
+def resolve(choice: EventLoopChoice) -> str:
+    """The loop ``choice`` gives here: ``"uvloop"`` or ``"asyncio"`` (``auto`` resolved)."""
     if choice == "asyncio":
         return "asyncio"
     try:
-        import uvloop
+        import uvloop  # noqa: F401
     except ImportError as exc:
         if choice == "uvloop":
             raise EventLoopError(
@@ -36,8 +33,20 @@ def install(choice: EventLoopChoice) -> str:
                 f"({exc}); install it, or set LOGRADAR_EVENT_LOOP=asyncio"
             ) from exc
         return "asyncio"
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     return "uvloop"
+
+
+def install(choice: EventLoopChoice) -> str:
+    """Make loops created from now on the chosen kind; return ``"uvloop"`` or ``"asyncio"``.
+
+    Call it before anything creates the worker's loop (before Faust starts).
+    """
+    name = resolve(choice)
+    if name == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return name
 
 
 def loop_name(loop: asyncio.AbstractEventLoop) -> str:
